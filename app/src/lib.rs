@@ -1,0 +1,59 @@
+//! The Gatehouse portal: the pages a person sees when a reverse proxy sends them to log in.
+//!
+//! Every page is rendered on the server (feature `ssr`) and hydrated in the browser (feature
+//! `hydrate`). This crate knows nothing of the server crate; what it needs from the backend reaches
+//! it through Leptos context.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    StaticSegment,
+};
+
+pub mod pages;
+
+/// Renders the HTML document around the app: head, hydration scripts and body.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The portal's router: one route a page.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="gatehouse-style" href="/pkg/gatehouse.css"/>
+        <Title text="Gatehouse"/>
+        <Router>
+            <main class="portal">
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=pages::login::LoginPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Hydrates the server-rendered page in the browser.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

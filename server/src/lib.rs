@@ -1,0 +1,13 @@
+//! Gatehouse: a forward-auth server for reverse proxies and its login portal.
+//!
+//! The binary in `main.rs` is a thin command-line front over these modules.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod identity;
+pub mod serve;
+pub mod storage;
