@@ -1,1 +1,43 @@
-//! Placeholder.
+//! The HTTP side: router assembly, the request-id span and the health endpoint.
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+use crate::clock::Clock;
+use crate::storage::Database;
+
+mod health;
+pub mod request_id;
+
+/// What every handler can reach: storage, time and the portal's build settings.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database of users, sessions and second factors.
+    pub db: Database,
+    /// The source of the current time.
+    pub clock: Clock,
+    /// Where the portal's site directory is and what its files are called.
+    pub leptos: Arc<LeptosOptions>,
+}
+
+/// Builds the whole router: the JSON endpoints, the portal's pages and its static files.
+pub fn router(state: AppState) -> Router {
+    let leptos_options = (*state.leptos).clone();
+    let routes = generate_route_list(app::App);
+    let shell_options = leptos_options.clone();
+
+    let api = Router::new()
+        .route("/api/health", get(health::health).head(health::health))
+        .with_state(state);
+
+    let portal = Router::new()
+        .leptos_routes(&leptos_options, routes, move || app::shell(shell_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler(app::shell))
+        .with_state(leptos_options);
+
+    request_id::layer(api.merge(portal))
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Makes the build outputs reachable from the checkout as target/<profile>/gatehouse and target/site,
+# the layout operators deploy, when CARGO_TARGET_DIR points to a cache outside the clone.
+set -euo pipefail
+profile=${1:-release}
+root=$(cd "$(dirname "$0")/.." && pwd)
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+[ "$target_dir" = "$root/target" ] && exit 0
+mkdir -p "$root/target/$profile"
+ln -sfn "$target_dir/$profile/gatehouse" "$root/target/$profile/gatehouse"
+echo "build: $root/target/$profile/gatehouse and $root/target/site"
