@@ -17,6 +17,8 @@ use sqlx::{ConnectOptions, Connection, PgConnection, SqliteConnection};
 use super::options::postgres_address;
 use super::{DatabaseOptions, Pool, StorageError};
 
+// NOTE: `sqlx::migrate!` embeds the files at compile time and Cargo does not notice a newly added
+// file (there is no build script that watches the folders), so touch this file after adding one.
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -71,7 +73,8 @@ async fn open_sqlite(path: &Path) -> Result<Pool, StorageError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .log_statements(tracing::log::LevelFilter::Trace);
 
     let mut connection = SqliteConnection::connect_with(&connect_options)
         .await
