@@ -8,7 +8,7 @@ cd "$root"
 scripts/postgres-test.sh start
 trap 'scripts/postgres-test.sh stop' EXIT
 # shellcheck disable=SC1091
-. "$(scripts/postgres-test.sh env-file)"
+. "${GATEHOUSE_TEST_POSTGRES_ENV:-$root/target/postgres-test.env}"
 export GATEHOUSE_TEST_POSTGRES_URL
 
 echo "tests: cargo test (SQLite and PostgreSQL at ${GATEHOUSE_TEST_POSTGRES_URL%%@*}@…)"
