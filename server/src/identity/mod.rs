@@ -9,4 +9,9 @@
 //! - Usernames, display names, e-mail addresses and group names are validated where they enter,
 //!   because they are sent in response headers.
 
+pub mod hashing;
+mod legacy;
 pub mod secret;
+
+#[cfg(test)]
+mod test_vectors;
