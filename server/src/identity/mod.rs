@@ -11,6 +11,7 @@
 
 pub mod hashing;
 mod legacy;
+pub mod names;
 pub mod pool;
 pub mod secret;
 
