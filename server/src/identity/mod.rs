@@ -9,6 +9,7 @@
 //! - Usernames, display names, e-mail addresses and group names are validated where they enter,
 //!   because they are sent in response headers.
 
+pub mod atomic_write;
 pub mod hashing;
 mod legacy;
 pub mod names;
