@@ -15,6 +15,7 @@ mod legacy;
 pub mod names;
 pub mod pool;
 pub mod secret;
+pub mod users_file;
 
 #[cfg(test)]
 mod test_vectors;
