@@ -179,7 +179,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve => serve::run(&source).await,
         Command::Config(ConfigCommand::Check { files }) => context::check_config(&files),
-        Command::HashPassword(_) => users::hash_password(&source).await,
+        Command::HashPassword(_) => users::hash_password_command(&source).await,
         Command::ImportUsers { file } => users::import(&source, &file).await,
         Command::User(command) => users::run(&source, command).await,
     }
