@@ -32,6 +32,8 @@ mod tree;
 mod users;
 mod validate;
 
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::fmt;
