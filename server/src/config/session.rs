@@ -336,6 +336,8 @@ pub(crate) fn normalize_cookie_domain(text: &str) -> Result<(String, Option<Stri
     if domain.parse::<IpAddr>().is_ok() {
         return Ok((domain, warning));
     }
+    // NOTE: public suffixes such as `co.uk` or `github.io` are not rejected yet, because no
+    // public suffix list is bundled. Only names without a dot are refused.
     if !domain.contains('.') {
         return Err(format!(
             "'{domain}' has no dot: browsers do not scope cookies to a top-level name; use a domain such as example.com"
