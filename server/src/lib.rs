@@ -11,3 +11,4 @@ pub mod http;
 pub mod identity;
 pub mod serve;
 pub mod storage;
+pub mod telemetry;

@@ -98,11 +98,7 @@ pub async fn open_database(config: &Config) -> Result<Database, CliError> {
 /// The argon2 parameters new password hashes are written with: the users file's when users live
 /// in a file, else the database backend's.
 pub fn hashing_params(config: &Config) -> Argon2Params {
-    let backend = &config.authentication_backend;
-    let configured = match &backend.file {
-        Some(file) => &file.password.argon2,
-        None => &backend.database.password.argon2,
-    };
+    let configured = &config.authentication_backend.password_hashing().argon2;
     Argon2Params {
         variant: Argon2Variant::Argon2id,
         iterations: configured.iterations,
