@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: unit and integration tests on SQLite and on a throwaway PostgreSQL, then builds
-# the portal's site (server and hydrate wasm) so that a change that breaks the browser build fails.
+# the portal's site (server and hydrate wasm) and checks in Chromium that its pages hydrate.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -16,3 +16,7 @@ cargo test --workspace --no-fail-fast
 
 echo "tests: building the site with cargo leptos"
 cargo leptos build
+scripts/link-build.sh debug
+
+echo "tests: browser tests (Playwright with Debian's Chromium)"
+(cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test)

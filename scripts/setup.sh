@@ -96,6 +96,14 @@ if [ "$purpose" = test ]; then
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     apt_install postgresql
   fi
+  # The browser tests: Debian's Chromium (Playwright cannot download its own here) and Node.js.
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -d "$root/end2end/node_modules/@playwright/test" ]; then
+    step "installing the browser tests' npm packages"
+    (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) \
+      || fail "npm ci in end2end failed"
+  fi
 fi
 
 step "ready ($purpose)"

@@ -6,6 +6,9 @@ test('sign-in page renders on the server and hydrates', async ({ page }) => {
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text());
   });
+  page.on('response', (response) => {
+    if (response.status() >= 400) errors.push(`${response.status()} ${response.url()}`);
+  });
 
   // Without JavaScript the server's HTML already has the form.
   const response = await page.request.get('/');

@@ -52,22 +52,24 @@ fn process_environment() -> HashMap<String, String> {
         .collect()
 }
 
-/// `gatehouse config check FILE…`: prints every warning and error with its key path.
+/// `gatehouse config check FILE…`: prints every error and warning with its key path.
 pub fn check_config(files: &[PathBuf]) -> Result<(), CliError> {
-    match config::load(files, &process_environment()) {
-        Ok(loaded) => {
-            for warning in &loaded.warnings {
-                println!("warning: {warning}");
-            }
-            println!("configuration is valid ({} warnings)", loaded.warnings.len());
-            Ok(())
-        }
-        Err(errors) => {
-            for error in &errors.0 {
-                println!("error: {error}");
-            }
-            Err(CliError::new(format!("the configuration is invalid ({} errors)", errors.0.len())))
-        }
+    let report = config::check(files, &process_environment());
+    for error in &report.errors {
+        println!("error: {error}");
+    }
+    for warning in &report.warnings {
+        println!("warning: {warning}");
+    }
+    if report.errors.is_empty() {
+        println!("configuration is valid ({} warnings)", report.warnings.len());
+        Ok(())
+    } else {
+        Err(CliError::new(format!(
+            "the configuration is invalid ({} errors, {} warnings)",
+            report.errors.len(),
+            report.warnings.len()
+        )))
     }
 }
 

@@ -134,13 +134,43 @@ impl std::error::Error for ConfigErrors {}
 /// Loads configuration files (a directory stands for its `*.yml` and `*.yaml` files in name
 /// order), applies the environment `env`, and validates the result.
 pub fn load(files: &[PathBuf], env: &HashMap<String, String>) -> Result<Loaded, ConfigErrors> {
+    check(files, env).into_result()
+}
+
+/// Everything loading found: the configuration when it is valid, and every error and warning.
+#[derive(Debug)]
+pub struct Report {
+    pub config: Option<Config>,
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Report {
+    fn failed(errors: Vec<Diagnostic>) -> Report {
+        Report { config: None, errors, warnings: Vec::new() }
+    }
+
+    fn into_result(self) -> Result<Loaded, ConfigErrors> {
+        match self.config {
+            Some(config) if self.errors.is_empty() => Ok(Loaded { config, warnings: self.warnings }),
+            _ => Err(ConfigErrors(self.errors)),
+        }
+    }
+}
+
+/// Loads configuration files as [`load`] does, but returns the warnings even when there are
+/// errors, for `gatehouse config check`.
+pub fn check(files: &[PathBuf], env: &HashMap<String, String>) -> Report {
     if files.is_empty() {
-        return Err(ConfigErrors(vec![Diagnostic {
+        return Report::failed(vec![Diagnostic {
             path: "--config".to_owned(),
             message: "no configuration file given".to_owned(),
-        }]));
+        }]);
     }
-    let paths = tree::expand_paths(files).map_err(|error| ConfigErrors(vec![error]))?;
+    let paths = match tree::expand_paths(files) {
+        Ok(paths) => paths,
+        Err(error) => return Report::failed(vec![error]),
+    };
     let mut root = Value::Map(Vec::new());
     let mut errors = Vec::new();
     for path in &paths {
@@ -150,7 +180,7 @@ pub fn load(files: &[PathBuf], env: &HashMap<String, String>) -> Result<Loaded, 
         }
     }
     if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
+        return Report::failed(errors);
     }
     finish_loading(root, env)
 }
@@ -159,7 +189,7 @@ pub fn load(files: &[PathBuf], env: &HashMap<String, String>) -> Result<Loaded, 
 pub fn load_str(yaml: &str, env: &HashMap<String, String>) -> Result<Loaded, ConfigErrors> {
     let root =
         tree::parse_yaml(yaml, "<configuration>").map_err(|error| ConfigErrors(vec![error]))?;
-    finish_loading(root, env)
+    finish_loading(root, env).into_result()
 }
 
 /// Returns the dotted path of every scalar key that an environment variable can set.
@@ -179,7 +209,7 @@ pub fn scalar_key_paths() -> &'static [String] {
     })
 }
 
-fn finish_loading(mut root: Value, env: &HashMap<String, String>) -> Result<Loaded, ConfigErrors> {
+fn finish_loading(mut root: Value, env: &HashMap<String, String>) -> Report {
     if root.is_null() {
         root = Value::Map(Vec::new());
     }
@@ -200,13 +230,10 @@ fn finish_loading(mut root: Value, env: &HashMap<String, String>) -> Result<Load
     let config = read_config(&mut reader, &root, legacy_domain);
     validate::check_config(&mut reader, &config);
 
-    if reader.errors.is_empty() {
-        Ok(Loaded {
-            config,
-            warnings: reader.warnings,
-        })
-    } else {
-        Err(ConfigErrors(reader.errors))
+    Report {
+        config: reader.errors.is_empty().then_some(config),
+        errors: reader.errors,
+        warnings: reader.warnings,
     }
 }
 

@@ -1,0 +1,136 @@
+//! Shared set-up of the integration tests: a configuration on SQLite or on the throwaway
+//! PostgreSQL, and a way to run the `gatehouse` binary against it.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The variable `make test` sets to the throwaway PostgreSQL server's URL.
+pub const POSTGRES_URL_VARIABLE: &str = "GATEHOUSE_TEST_POSTGRES_URL";
+
+/// The database a test instance uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The URL of the throwaway PostgreSQL server; fails the test when it is not set, so the
+/// PostgreSQL half of a suite can never be skipped silently.
+pub fn postgres_url() -> String {
+    std::env::var(POSTGRES_URL_VARIABLE).unwrap_or_else(|_| {
+        panic!(
+            "{POSTGRES_URL_VARIABLE} is not set, so the PostgreSQL tests cannot run: run `make test`, \
+             or `eval \"$(scripts/postgres-test.sh start)\"` and then cargo test"
+        )
+    })
+}
+
+/// A configuration file in a temporary directory, with its own SQLite file or PostgreSQL schema.
+pub struct Instance {
+    pub directory: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub backend: Backend,
+}
+
+impl Instance {
+    /// Writes a configuration for `backend` with cheap argon2 parameters; `extra_yaml` is appended
+    /// as further top-level sections.
+    pub fn new(backend: Backend, extra_yaml: &str) -> Instance {
+        let directory = tempfile::tempdir().expect("create a temporary directory");
+        let storage = match backend {
+            Backend::Sqlite => format!(
+                "  local:\n    path: '{}'\n",
+                directory.path().join("gatehouse.sqlite3").display()
+            ),
+            Backend::Postgres => postgres_storage_yaml(&postgres_url()),
+        };
+        let yaml = format!(
+            "session:
+  secret: 'test-session-secret-0123456789abcdefghijkl'
+  cookies:
+    - domain: 'example.com'
+      authelia_url: 'https://auth.example.com'
+      default_redirection_url: 'https://www.example.com'
+storage:
+  encryption_key: 'test-encryption-key-0123456789abcdefghij'
+{storage}notifier:
+  filesystem:
+    filename: '{notifications}'
+identity_validation:
+  reset_password:
+    jwt_secret: 'test-reset-secret-0123456789abcdefghijklm'
+authentication_backend:
+  database:
+    password:
+      argon2:
+        iterations: 1
+        memory: 64
+        parallelism: 1
+{extra_yaml}",
+            notifications = directory.path().join("notifications.txt").display(),
+        );
+        let config_path = directory.path().join("configuration.yml");
+        std::fs::write(&config_path, yaml).expect("write the test configuration");
+        Instance { directory, config_path, backend }
+    }
+
+    /// Runs `gatehouse --config <file> ARGS…` with `stdin` as standard input.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        run_binary(Some(&self.config_path), args, stdin)
+    }
+}
+
+/// `storage.postgres` for the throwaway server, in a schema of its own.
+fn postgres_storage_yaml(url: &str) -> String {
+    let url = url::Url::parse(url).expect("GATEHOUSE_TEST_POSTGRES_URL is a valid URL");
+    let schema = format!("cli_{}", hex::encode(rand::random::<[u8; 6]>()));
+    format!(
+        "  postgres:
+    address: 'tcp://{host}:{port}'
+    database: '{database}'
+    schema: '{schema}'
+    username: '{username}'
+    password: 'unused-with-trust-authentication'
+",
+        host = url.host_str().unwrap_or("127.0.0.1"),
+        port = url.port().unwrap_or(5432),
+        database = url.path().trim_start_matches('/'),
+        username = url.username(),
+    )
+}
+
+/// Runs the `gatehouse` binary built for these tests.
+pub fn run_binary(config: Option<&Path>, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    command
+        .args(args)
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_DATA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start the gatehouse binary");
+    {
+        let mut input = child.stdin.take().expect("stdin is piped");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write standard input");
+        }
+    }
+    child.wait_with_output().expect("wait for the gatehouse binary")
+}
+
+/// Standard output as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

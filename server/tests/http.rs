@@ -1,0 +1,164 @@
+//! The HTTP server as a proxy and an operator meet it: health, request ids, the header size limit
+//! and a clean stop on SIGTERM.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{Backend, Instance};
+use gatehouse::clock::Clock;
+use gatehouse::http::{router, AppState};
+use gatehouse::storage::{Cipher, Database, DatabaseOptions};
+use http_body_util::BodyExt;
+use leptos::prelude::LeptosOptions;
+use tower::ServiceExt;
+
+async fn open(backend: Backend, directory: &std::path::Path) -> Database {
+    let options = match backend {
+        Backend::Sqlite => DatabaseOptions::Sqlite { path: directory.join("gatehouse.sqlite3") },
+        Backend::Postgres => {
+            let url = url::Url::parse(&common::postgres_url()).expect("a valid URL");
+            DatabaseOptions::Postgres {
+                host: url.host_str().unwrap_or("127.0.0.1").to_owned(),
+                port: url.port().unwrap_or(5432),
+                database: url.path().trim_start_matches('/').to_owned(),
+                schema: Some(format!("http_{}", hex::encode(rand::random::<[u8; 6]>()))),
+                username: url.username().to_owned(),
+                password: String::new(),
+                connect_timeout: Duration::from_secs(10),
+            }
+        }
+    };
+    Database::connect(&options, Cipher::new("test-encryption-key-0123456789abcdefghij"))
+        .await
+        .expect("open the test database")
+}
+
+fn state(db: Database) -> AppState {
+    let leptos = LeptosOptions::builder().output_name("gatehouse").site_root("target/site").build();
+    AppState { db, clock: Clock::System, leptos: Arc::new(leptos) }
+}
+
+async fn health_follows_the_database(backend: Backend) {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let db = open(backend, directory.path()).await;
+    let app = router(state(db.clone()));
+
+    let request = Request::get("/api/health").header("x-request-id", "client-chosen").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.expect("an answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let request_id = response.headers().get("x-request-id").expect("a request id").to_str().unwrap().to_owned();
+    assert_eq!(request_id.len(), 16, "{request_id}");
+    assert!(request_id.chars().all(|c| c.is_ascii_hexdigit()), "{request_id}");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], br#"{"status":"OK"}"#);
+
+    let head = app.clone().oneshot(Request::head("/api/health").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+
+    db.close().await;
+    let response = app.oneshot(Request::get("/api/health").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], br#"{"status":"KO","message":"The database is not reachable."}"#);
+}
+
+#[tokio::test]
+async fn health_follows_the_database_sqlite() {
+    health_follows_the_database(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn health_follows_the_database_postgres() {
+    health_follows_the_database(Backend::Postgres).await;
+}
+
+/// A running `gatehouse serve` that is killed if the test fails before stopping it.
+struct Server {
+    child: Child,
+    address: SocketAddr,
+    _instance: Instance,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
+}
+
+fn start_server(backend: Backend) -> Server {
+    let port = free_port();
+    let instance = Instance::new(backend, &format!("server:\n  address: 'tcp://127.0.0.1:{port}/'\n"));
+    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&instance.config_path)
+        .env_remove("GATEHOUSE_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gatehouse serve");
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "gatehouse did not start listening within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Server { child, address, _instance: instance }
+}
+
+/// Sends one raw HTTP/1.1 request and returns the status code of the answer.
+fn status_of_raw_request(address: SocketAddr, extra_header_bytes: usize) -> u16 {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let cookie = "a".repeat(extra_header_bytes);
+    let request = format!(
+        "GET /api/health HTTP/1.1\r\nHost: auth.example.com\r\nCookie: other={cookie}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("send the request");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status_line = text.lines().next().unwrap_or_default();
+    status_line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn serve_limits_headers_and_stops_on_sigterm() {
+    let mut server = start_server(Backend::Sqlite);
+    assert_eq!(status_of_raw_request(server.address, 100), 200);
+    // 30 KiB of cookies fit under the default 32 KiB limit (server.buffers.read).
+    assert_eq!(status_of_raw_request(server.address, 30 * 1024), 200);
+    assert_eq!(status_of_raw_request(server.address, 200 * 1024), 431);
+    assert_eq!(status_of_raw_request(server.address, 100), 200, "the server still answers after a 431");
+
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait for gatehouse") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "gatehouse did not stop within 15 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "SIGTERM ends gatehouse with exit status 0");
+}
+
+#[test]
+fn serve_on_postgres_answers_health() {
+    let server = start_server(Backend::Postgres);
+    assert_eq!(status_of_raw_request(server.address, 100), 200);
+}
