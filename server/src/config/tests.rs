@@ -50,7 +50,7 @@ fn load_with(extra: &str, env: &HashMap<String, String>) -> Result<Loaded, Confi
     let mut root = parse_yaml(&base_yaml(), "base").expect("base parses");
     let overlay = parse_yaml(extra, "extra").expect("extra parses");
     merge(&mut root, overlay);
-    super::finish_loading(root, env)
+    super::finish_loading(root, env).into_result()
 }
 
 fn load_ok(extra: &str) -> Loaded {
