@@ -237,6 +237,15 @@ pub(crate) fn read_server(
             &buffers_section.key_path("read"),
             format!("must be at least 4096 bytes, found {read}"),
         );
+    } else if read < crate::serve::MIN_HEADER_LIMIT {
+        // Authelia's default is 4096, but hyper's smallest read buffer is 8192 bytes.
+        reader.warn(
+            &buffers_section.key_path("read"),
+            format!(
+                "{read} bytes is below the smallest limit the HTTP server supports; {} bytes is used",
+                crate::serve::MIN_HEADER_LIMIT
+            ),
+        );
     }
     buffers_section.finish(reader);
 
