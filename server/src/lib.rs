@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod forward_auth;
 pub mod http;
 pub mod identity;
 pub mod serve;

@@ -1,0 +1,3 @@
+//! The forward-auth path: turning an authz request from a reverse proxy into a decision.
+
+pub mod target;
