@@ -1,3 +1,4 @@
 //! The forward-auth path: turning an authz request from a reverse proxy into a decision.
 
+pub mod client_ip;
 pub mod target;
