@@ -11,6 +11,7 @@ pub mod domain;
 pub mod forward_auth;
 pub mod http;
 pub mod identity;
+pub mod redirect;
 pub mod serve;
 pub mod storage;
 pub mod telemetry;
