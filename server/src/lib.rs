@@ -7,8 +7,11 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod domain;
+pub mod forward_auth;
 pub mod http;
 pub mod identity;
+pub mod redirect;
 pub mod serve;
 pub mod storage;
 pub mod telemetry;

@@ -1,0 +1,5 @@
+//! The forward-auth path: turning an authz request from a reverse proxy into a decision.
+
+pub mod client_ip;
+pub mod escape;
+pub mod target;
