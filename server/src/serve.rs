@@ -44,7 +44,9 @@ pub async fn serve(
         .max_buf_size(header_limit)
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30));
-    builder.http2().max_header_list_size(u32::try_from(header_limit).unwrap_or(u32::MAX));
+    builder
+        .http2()
+        .max_header_list_size(u32::try_from(header_limit).unwrap_or(u32::MAX));
 
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -63,10 +65,12 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
 
-        let service = router.clone().map_request(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request
-        });
+        let service = router
+            .clone()
+            .map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
         let connection = builder
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .into_owned();

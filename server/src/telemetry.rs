@@ -19,7 +19,9 @@ pub fn init(log: &LogConfig) -> Result<(), String> {
             level = log.level.as_str()
         )),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
 
     let outcome = match (&log.file_path, log.format) {
         (None, LogFormat::Text) => builder.with_writer(std::io::stderr).try_init(),
@@ -29,7 +31,9 @@ pub fn init(log: &LogConfig) -> Result<(), String> {
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|error| format!("log.file_path {}: cannot open: {error}", path.display()))?;
+                .map_err(|error| {
+                    format!("log.file_path {}: cannot open: {error}", path.display())
+                })?;
             let writer = Mutex::new(file);
             match format {
                 LogFormat::Text => builder.with_ansi(false).with_writer(writer).try_init(),

@@ -41,7 +41,18 @@ const ALICE_PASSWORD: &str = "correct-horse-1\n";
 
 fn add_alice(instance: &Instance) {
     let output = instance.cli(
-        &["user", "add", "Alice", "--email", "Alice@Example.com", "--name", "Alice Example", "--groups", "dev,ops", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "Alice",
+            "--email",
+            "Alice@Example.com",
+            "--name",
+            "Alice Example",
+            "--groups",
+            "dev,ops",
+            "--password-stdin",
+        ],
         Some(ALICE_PASSWORD),
     );
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
@@ -74,43 +85,170 @@ fn add_refuses_duplicates(backend: Backend) {
     add_alice(&instance);
 
     let same_name = instance.cli(
-        &["user", "add", "ALICE", "--email", "other@example.com", "--name", "Other", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "ALICE",
+            "--email",
+            "other@example.com",
+            "--name",
+            "Other",
+            "--password-stdin",
+        ],
         Some("another-password\n"),
     );
     assert_eq!(same_name.status.code(), Some(1));
-    assert!(stderr(&same_name).contains("alice"), "stderr: {}", stderr(&same_name));
+    assert!(
+        stderr(&same_name).contains("alice"),
+        "stderr: {}",
+        stderr(&same_name)
+    );
 
     let same_email = instance.cli(
-        &["user", "add", "bob", "--email", "alice@example.com", "--name", "Bob", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "bob",
+            "--email",
+            "alice@example.com",
+            "--name",
+            "Bob",
+            "--password-stdin",
+        ],
         Some("another-password\n"),
     );
     assert_eq!(same_email.status.code(), Some(1));
-    assert!(stderr(&same_email).contains("e-mail"), "stderr: {}", stderr(&same_email));
+    assert!(
+        stderr(&same_email).contains("e-mail"),
+        "stderr: {}",
+        stderr(&same_email)
+    );
 
     let users = list_json(&instance);
-    assert_eq!(users.as_array().map(Vec::len), Some(1), "nothing was added: {users}");
+    assert_eq!(
+        users.as_array().map(Vec::len),
+        Some(1),
+        "nothing was added: {users}"
+    );
 }
 
 fn add_refuses_bad_input(backend: Backend) {
     let instance = Instance::new(backend, "");
     let cases: [(&[&str], &str, &str); 5] = [
-        (&["user", "add", "carol", "--email", "carol@example.com", "--name", "Carol", "--password-stdin"], "\n", "empty"),
-        (&["user", "add", "carol", "--email", "carol@example.com", "--name", "Carol\r\nRemote-User: bob", "--password-stdin"], "pw\n", "control character"),
-        (&["user", "add", "carol", "--email", "not-an-address", "--name", "Carol", "--password-stdin"], "pw\n", "e-mail"),
-        (&["user", "add", "carol:x", "--email", "carol@example.com", "--name", "Carol", "--password-stdin"], "pw\n", "username"),
-        (&["user", "add", "carol", "--email", "carol@example.com", "--name", "Carol", "--groups", "ops\tteam", "--password-stdin"], "pw\n", "group"),
+        (
+            &[
+                "user",
+                "add",
+                "carol",
+                "--email",
+                "carol@example.com",
+                "--name",
+                "Carol",
+                "--password-stdin",
+            ],
+            "\n",
+            "empty",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "carol",
+                "--email",
+                "carol@example.com",
+                "--name",
+                "Carol\r\nRemote-User: bob",
+                "--password-stdin",
+            ],
+            "pw\n",
+            "control character",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "carol",
+                "--email",
+                "not-an-address",
+                "--name",
+                "Carol",
+                "--password-stdin",
+            ],
+            "pw\n",
+            "e-mail",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "carol:x",
+                "--email",
+                "carol@example.com",
+                "--name",
+                "Carol",
+                "--password-stdin",
+            ],
+            "pw\n",
+            "username",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "carol",
+                "--email",
+                "carol@example.com",
+                "--name",
+                "Carol",
+                "--groups",
+                "ops\tteam",
+                "--password-stdin",
+            ],
+            "pw\n",
+            "group",
+        ),
     ];
     for (args, stdin_text, expected) in cases {
         let output = instance.cli(args, Some(stdin_text));
-        assert_eq!(output.status.code(), Some(1), "args {args:?} must be refused");
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "args {args:?} must be refused"
+        );
         let message = stderr(&output);
-        assert_eq!(message.lines().count(), 1, "one line on standard error: {message}");
-        assert!(message.to_lowercase().contains(expected), "{args:?}: {message}");
+        assert_eq!(
+            message.lines().count(),
+            1,
+            "one line on standard error: {message}"
+        );
+        assert!(
+            message.to_lowercase().contains(expected),
+            "{args:?}: {message}"
+        );
     }
-    assert_eq!(list_json(&instance), json!([]), "a refused command changes nothing");
+    assert_eq!(
+        list_json(&instance),
+        json!([]),
+        "a refused command changes nothing"
+    );
 
-    let missing_flag = instance.cli(&["user", "add", "carol", "--email", "carol@example.com", "--name", "Carol"], None);
-    assert_eq!(missing_flag.status.code(), Some(2), "a usage error exits with 2");
+    let missing_flag = instance.cli(
+        &[
+            "user",
+            "add",
+            "carol",
+            "--email",
+            "carol@example.com",
+            "--name",
+            "Carol",
+        ],
+        None,
+    );
+    assert_eq!(
+        missing_flag.status.code(),
+        Some(2),
+        "a usage error exits with 2"
+    );
 }
 
 fn unknown_user_is_refused(backend: Backend) {
@@ -124,7 +262,11 @@ fn unknown_user_is_refused(backend: Backend) {
     ] {
         let output = instance.cli(args, Some("a-password\n"));
         assert_eq!(output.status.code(), Some(1), "{args:?}");
-        assert_eq!(stderr(&output).trim(), "gatehouse: user \"ghost\" not found", "{args:?}");
+        assert_eq!(
+            stderr(&output).trim(),
+            "gatehouse: user \"ghost\" not found",
+            "{args:?}"
+        );
     }
 }
 
@@ -140,7 +282,10 @@ fn disable_and_enable(backend: Backend) {
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     assert_eq!(list_json(&instance)[0]["disabled"], json!(false));
 
-    let output = instance.cli(&["user", "passwd", "alice", "--password-stdin"], Some("a-new-password\r\n"));
+    let output = instance.cli(
+        &["user", "passwd", "alice", "--password-stdin"],
+        Some("a-new-password\r\n"),
+    );
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
 }
 
@@ -156,16 +301,33 @@ fn groups_replaced_and_cleared(backend: Backend) {
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     assert_eq!(list_json(&instance)[0]["groups"], json!([]));
 
-    let output = instance.cli(&["user", "groups", "alice", "--set", "bad\u{7f}group"], None);
+    let output = instance.cli(
+        &["user", "groups", "alice", "--set", "bad\u{7f}group"],
+        None,
+    );
     assert_eq!(output.status.code(), Some(1));
-    assert_eq!(list_json(&instance)[0]["groups"], json!([]), "a refused change keeps the groups");
+    assert_eq!(
+        list_json(&instance)[0]["groups"],
+        json!([]),
+        "a refused change keeps the groups"
+    );
 }
 
 fn totp_generate_prints_uri(backend: Backend) {
     let instance = Instance::new(backend, "");
     add_alice(&instance);
 
-    let output = instance.cli(&["user", "totp", "generate", "alice", "--secret", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"], None);
+    let output = instance.cli(
+        &[
+            "user",
+            "totp",
+            "generate",
+            "alice",
+            "--secret",
+            "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        ],
+        None,
+    );
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     assert_eq!(
         stdout(&output).trim(),
@@ -173,13 +335,32 @@ fn totp_generate_prints_uri(backend: Backend) {
     );
 
     let generated = instance.cli(&["user", "totp", "generate", "alice"], None);
-    assert_eq!(generated.status.code(), Some(0), "stderr: {}", stderr(&generated));
+    assert_eq!(
+        generated.status.code(),
+        Some(0),
+        "stderr: {}",
+        stderr(&generated)
+    );
     let uri = stdout(&generated);
-    let secret = uri.split("secret=").nth(1).and_then(|rest| rest.split('&').next()).unwrap_or("");
+    let secret = uri
+        .split("secret=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .unwrap_or("");
     // totp.secret_size defaults to 32 bytes: 256 bits are 52 base32 characters without padding.
     assert_eq!(secret.len(), 52, "uri: {uri}");
 
-    let short = instance.cli(&["user", "totp", "generate", "alice", "--secret", "JBSWY3DPEHPK3PXP"], None);
+    let short = instance.cli(
+        &[
+            "user",
+            "totp",
+            "generate",
+            "alice",
+            "--secret",
+            "JBSWY3DPEHPK3PXP",
+        ],
+        None,
+    );
     assert_eq!(short.status.code(), Some(1));
     assert!(stderr(&short).contains("160 bits"), "{}", stderr(&short));
 }
@@ -206,15 +387,28 @@ fn import_users_is_idempotent(backend: Backend) {
 
     let first = instance.cli(&["import-users", file_arg], None);
     assert_eq!(first.status.code(), Some(0), "stderr: {}", stderr(&first));
-    assert!(stdout(&first).ends_with(": 2 created, 0 updated, 0 unchanged\n"), "{}", stdout(&first));
+    assert!(
+        stdout(&first).ends_with(": 2 created, 0 updated, 0 unchanged\n"),
+        "{}",
+        stdout(&first)
+    );
 
     let second = instance.cli(&["import-users", file_arg], None);
     assert_eq!(second.status.code(), Some(0), "stderr: {}", stderr(&second));
-    assert!(stdout(&second).ends_with(": 0 created, 0 updated, 2 unchanged\n"), "{}", stdout(&second));
+    assert!(
+        stdout(&second).ends_with(": 0 created, 0 updated, 2 unchanged\n"),
+        "{}",
+        stdout(&second)
+    );
 
-    std::fs::write(&file, USERS_FILE.replace("'John Doe'", "'John Q. Doe'")).expect("rewrite the users file");
+    std::fs::write(&file, USERS_FILE.replace("'John Doe'", "'John Q. Doe'"))
+        .expect("rewrite the users file");
     let third = instance.cli(&["import-users", file_arg], None);
-    assert!(stdout(&third).ends_with(": 0 created, 1 updated, 1 unchanged\n"), "{}", stdout(&third));
+    assert!(
+        stdout(&third).ends_with(": 0 created, 1 updated, 1 unchanged\n"),
+        "{}",
+        stdout(&third)
+    );
 
     assert_eq!(
         list_json(&instance),
@@ -238,24 +432,44 @@ fn import_users_refuses_bad_file(backend: Backend) {
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
     assert!(message.contains("users.mallory.displayname"), "{message}");
-    assert!(!message.contains("$argon2id"), "no hash in the message: {message}");
+    assert!(
+        !message.contains("$argon2id"),
+        "no hash in the message: {message}"
+    );
     let users = list_json(&instance);
-    assert_eq!(users.as_array().map(Vec::len), Some(1), "nothing was imported: {users}");
+    assert_eq!(
+        users.as_array().map(Vec::len),
+        Some(1),
+        "nothing was imported: {users}"
+    );
 
     let missing = instance.cli(&["import-users", "/nonexistent/users.yml"], None);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr(&missing).contains("cannot read /nonexistent/users.yml"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("cannot read /nonexistent/users.yml"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
 fn hash_password_writes_argon2id() {
-    let output = common::run_binary(None, &["hash-password", "--password-stdin"], Some("s3cr:t:pass\n"));
+    let output = common::run_binary(
+        None,
+        &["hash-password", "--password-stdin"],
+        Some("s3cr:t:pass\n"),
+    );
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let hash = stdout(&output).trim().to_owned();
-    assert!(hash.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"), "{hash}");
-    let verified = gatehouse::identity::hashing::verify_password("s3cr:t:pass", &hash).expect("a valid hash");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"),
+        "{hash}"
+    );
+    let verified =
+        gatehouse::identity::hashing::verify_password("s3cr:t:pass", &hash).expect("a valid hash");
     assert!(verified.matches);
-    let wrong = gatehouse::identity::hashing::verify_password("s3cr:t", &hash).expect("a valid hash");
+    let wrong =
+        gatehouse::identity::hashing::verify_password("s3cr:t", &hash).expect("a valid hash");
     assert!(!wrong.matches);
 
     let empty = common::run_binary(None, &["hash-password", "--password-stdin"], Some(""));
@@ -282,11 +496,25 @@ fn config_check_reports_key_paths() {
     let output = common::run_binary(None, &["config", "check", config], None);
     assert_eq!(output.status.code(), Some(1), "stdout: {}", stdout(&output));
     let report = stdout(&output);
-    assert!(report.contains("error: access_control.rules[1].resource:"), "{report}");
-    assert!(report.contains("warning: access_control.rules[0].resources[0]:"), "{report}");
+    assert!(
+        report.contains("error: access_control.rules[1].resource:"),
+        "{report}"
+    );
+    assert!(
+        report.contains("warning: access_control.rules[0].resources[0]:"),
+        "{report}"
+    );
 
     let valid = Instance::new(Backend::Sqlite, "");
-    let output = common::run_binary(None, &["config", "check", valid.config_path.to_str().expect("UTF-8 path")], None);
+    let output = common::run_binary(
+        None,
+        &[
+            "config",
+            "check",
+            valid.config_path.to_str().expect("UTF-8 path"),
+        ],
+        None,
+    );
     assert_eq!(output.status.code(), Some(0), "stdout: {}", stdout(&output));
     assert!(stdout(&output).contains("configuration is valid"));
 

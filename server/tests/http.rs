@@ -21,7 +21,9 @@ use tower::ServiceExt;
 
 async fn open(backend: Backend, directory: &std::path::Path) -> Database {
     let options = match backend {
-        Backend::Sqlite => DatabaseOptions::Sqlite { path: directory.join("gatehouse.sqlite3") },
+        Backend::Sqlite => DatabaseOptions::Sqlite {
+            path: directory.join("gatehouse.sqlite3"),
+        },
         Backend::Postgres => {
             let url = url::Url::parse(&common::postgres_url()).expect("a valid URL");
             DatabaseOptions::Postgres {
@@ -35,14 +37,24 @@ async fn open(backend: Backend, directory: &std::path::Path) -> Database {
             }
         }
     };
-    Database::connect(&options, Cipher::new("test-encryption-key-0123456789abcdefghij"))
-        .await
-        .expect("open the test database")
+    Database::connect(
+        &options,
+        Cipher::new("test-encryption-key-0123456789abcdefghij"),
+    )
+    .await
+    .expect("open the test database")
 }
 
 fn state(db: Database) -> AppState {
-    let leptos = LeptosOptions::builder().output_name("gatehouse").site_root("target/site").build();
-    AppState { db, clock: Clock::System, leptos: Arc::new(leptos) }
+    let leptos = LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root("target/site")
+        .build();
+    AppState {
+        db,
+        clock: Clock::System,
+        leptos: Arc::new(leptos),
+    }
 }
 
 async fn health_follows_the_database(backend: Backend) {
@@ -50,23 +62,45 @@ async fn health_follows_the_database(backend: Backend) {
     let db = open(backend, directory.path()).await;
     let app = router(state(db.clone()));
 
-    let request = Request::get("/api/health").header("x-request-id", "client-chosen").body(Body::empty()).unwrap();
+    let request = Request::get("/api/health")
+        .header("x-request-id", "client-chosen")
+        .body(Body::empty())
+        .unwrap();
     let response = app.clone().oneshot(request).await.expect("an answer");
     assert_eq!(response.status(), StatusCode::OK);
-    let request_id = response.headers().get("x-request-id").expect("a request id").to_str().unwrap().to_owned();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("a request id")
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(request_id.len(), 16, "{request_id}");
-    assert!(request_id.chars().all(|c| c.is_ascii_hexdigit()), "{request_id}");
+    assert!(
+        request_id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{request_id}"
+    );
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], br#"{"status":"OK"}"#);
 
-    let head = app.clone().oneshot(Request::head("/api/health").body(Body::empty()).unwrap()).await.unwrap();
+    let head = app
+        .clone()
+        .oneshot(Request::head("/api/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(head.status(), StatusCode::OK);
 
     db.close().await;
-    let response = app.oneshot(Request::get("/api/health").body(Body::empty()).unwrap()).await.unwrap();
+    let response = app
+        .oneshot(Request::get("/api/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(&body[..], br#"{"status":"KO","message":"The database is not reachable."}"#);
+    assert_eq!(
+        &body[..],
+        br#"{"status":"KO","message":"The database is not reachable."}"#
+    );
 }
 
 #[tokio::test]
@@ -94,12 +128,19 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn start_server(backend: Backend) -> Server {
     let port = free_port();
-    let instance = Instance::new(backend, &format!("server:\n  address: 'tcp://127.0.0.1:{port}/'\n"));
+    let instance = Instance::new(
+        backend,
+        &format!("server:\n  address: 'tcp://127.0.0.1:{port}/'\n"),
+    );
     let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .arg("serve")
         .arg("--config")
@@ -112,26 +153,41 @@ fn start_server(backend: Backend) -> Server {
     let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while TcpStream::connect(address).is_err() {
-        assert!(Instant::now() < deadline, "gatehouse did not start listening within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "gatehouse did not start listening within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    Server { child, address, _instance: instance }
+    Server {
+        child,
+        address,
+        _instance: instance,
+    }
 }
 
 /// Sends one raw HTTP/1.1 request and returns the status code of the answer.
 fn status_of_raw_request(address: SocketAddr, extra_header_bytes: usize) -> u16 {
     let mut stream = TcpStream::connect(address).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let cookie = "a".repeat(extra_header_bytes);
     let request = format!(
         "GET /api/health HTTP/1.1\r\nHost: auth.example.com\r\nCookie: other={cookie}\r\nConnection: close\r\n\r\n"
     );
-    stream.write_all(request.as_bytes()).expect("send the request");
+    stream
+        .write_all(request.as_bytes())
+        .expect("send the request");
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let text = String::from_utf8_lossy(&answer);
     let status_line = text.lines().next().unwrap_or_default();
-    status_line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0)
+    status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -141,20 +197,34 @@ fn serve_limits_headers_and_stops_on_sigterm() {
     // 30 KiB of cookies fit under the default 32 KiB limit (server.buffers.read).
     assert_eq!(status_of_raw_request(server.address, 30 * 1024), 200);
     assert_eq!(status_of_raw_request(server.address, 200 * 1024), 431);
-    assert_eq!(status_of_raw_request(server.address, 100), 200, "the server still answers after a 431");
+    assert_eq!(
+        status_of_raw_request(server.address, 100),
+        200,
+        "the server still answers after a 431"
+    );
 
     let pid = server.child.id().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = server.child.try_wait().expect("wait for gatehouse") {
             break status;
         }
-        assert!(Instant::now() < deadline, "gatehouse did not stop within 15 s of SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "gatehouse did not stop within 15 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert_eq!(status.code(), Some(0), "SIGTERM ends gatehouse with exit status 0");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "SIGTERM ends gatehouse with exit status 0"
+    );
 }
 
 #[test]

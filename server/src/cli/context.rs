@@ -20,7 +20,10 @@ pub struct ConfigSource {
 impl ConfigSource {
     /// Takes the `--config` files and the `--data` directory from the command line.
     pub fn new(files: &[PathBuf], data_dir: &Path) -> Self {
-        ConfigSource { files: files.to_vec(), data_dir: data_dir.to_path_buf() }
+        ConfigSource {
+            files: files.to_vec(),
+            data_dir: data_dir.to_path_buf(),
+        }
     }
 
     /// True when no configuration file was named, so the embedded default applies.
@@ -39,9 +42,7 @@ impl ConfigSource {
         } else {
             config::load(&self.files, &env)
         };
-        loaded.map_err(|errors| {
-            CliError::new(format!("the configuration is invalid:\n{errors}"))
-        })
+        loaded.map_err(|errors| CliError::new(format!("the configuration is invalid:\n{errors}")))
     }
 }
 
@@ -62,7 +63,10 @@ pub fn check_config(files: &[PathBuf]) -> Result<(), CliError> {
         println!("warning: {warning}");
     }
     if report.errors.is_empty() {
-        println!("configuration is valid ({} warnings)", report.warnings.len());
+        println!(
+            "configuration is valid ({} warnings)",
+            report.warnings.len()
+        );
         Ok(())
     } else {
         Err(CliError::new(format!(

@@ -7,7 +7,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
 use rand::RngCore;
@@ -46,9 +46,16 @@ fn create_data_dir(data_dir: &Path) -> Result<(), CliError> {
     if data_dir.is_dir() {
         return Ok(());
     }
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir).map_err(|error| {
-        CliError::new(format!("cannot create the data directory {}: {error}", data_dir.display()))
-    })
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|error| {
+            CliError::new(format!(
+                "cannot create the data directory {}: {error}",
+                data_dir.display()
+            ))
+        })
 }
 
 fn load_or_create_secrets(path: &Path) -> Result<Secrets, CliError> {
@@ -87,12 +94,22 @@ fn read_secrets(path: &Path) -> Result<Secrets, CliError> {
     let text = fs::read_to_string(path)
         .map_err(|error| CliError::new(format!("cannot read {}: {error}", path.display())))?;
     let value: serde_norway::Value = serde_norway::from_str(&text).map_err(|_| {
-        CliError::new(format!("{} is not valid YAML; restore it or remove the data directory", path.display()))
+        CliError::new(format!(
+            "{} is not valid YAML; restore it or remove the data directory",
+            path.display()
+        ))
     })?;
     let field = |name: &str| -> Result<String, CliError> {
-        value.get(name).and_then(serde_norway::Value::as_str).map(str::to_owned).ok_or_else(|| {
-            CliError::new(format!("{} has no `{name}`; restore it from a backup", path.display()))
-        })
+        value
+            .get(name)
+            .and_then(serde_norway::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                CliError::new(format!(
+                    "{} has no `{name}`; restore it from a backup",
+                    path.display()
+                ))
+            })
     };
     Ok(Secrets {
         session: field("session_secret")?,
@@ -139,7 +156,7 @@ notifier:
 }
 
 /// Quotes a path for YAML: single quotes, with each single quote doubled.
-fn yaml_quote(path: &PathBuf) -> String {
+fn yaml_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', "''"))
 }
 
@@ -157,7 +174,11 @@ mod tests {
 
         let dir_mode = fs::metadata(&data).unwrap().permissions().mode() & 0o777;
         assert_eq!(dir_mode, 0o700);
-        let secrets_mode = fs::metadata(data.join(SECRETS_FILE)).unwrap().permissions().mode() & 0o777;
+        let secrets_mode = fs::metadata(data.join(SECRETS_FILE))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(secrets_mode, 0o600);
         assert!(first.contains("gatehouse.sqlite3"));
         assert!(first.contains("default_policy: one_factor"));
@@ -173,6 +194,6 @@ mod tests {
 
     #[test]
     fn yaml_quote_doubles_single_quotes() {
-        assert_eq!(yaml_quote(&PathBuf::from("/tmp/it's")), "'/tmp/it''s'");
+        assert_eq!(yaml_quote(Path::new("/tmp/it's")), "'/tmp/it''s'");
     }
 }

@@ -20,11 +20,23 @@ mod users;
 pub struct Cli {
     /// Configuration file (YAML); repeat to merge several, later files winning. A directory loads
     /// every .yml/.yaml file in it in name order. Without it, Gatehouse uses its embedded default.
-    #[arg(long = "config", short = 'c', global = true, env = "GATEHOUSE_CONFIG", value_name = "FILE")]
+    #[arg(
+        long = "config",
+        short = 'c',
+        global = true,
+        env = "GATEHOUSE_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Vec<PathBuf>,
 
     /// Data directory of the embedded default (used only without --config).
-    #[arg(long = "data", global = true, env = "GATEHOUSE_DATA", value_name = "DIR", default_value = "gatehouse-data")]
+    #[arg(
+        long = "data",
+        global = true,
+        env = "GATEHOUSE_DATA",
+        value_name = "DIR",
+        default_value = "gatehouse-data"
+    )]
     pub data: PathBuf,
 
     #[command(subcommand)]
@@ -157,7 +169,10 @@ impl std::fmt::Display for CliError {
 
 /// Runs the parsed command and returns the process's exit status.
 pub fn run(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("gatehouse: cannot start the async runtime: {error}");

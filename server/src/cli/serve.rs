@@ -47,7 +47,11 @@ pub async fn run(source: &ConfigSource) -> Result<(), CliError> {
 
     let address = listen_address(&config);
     let leptos = leptos_options(address)?;
-    let state = AppState { db: db.clone(), clock, leptos: Arc::new(leptos) };
+    let state = AppState {
+        db: db.clone(),
+        clock,
+        leptos: Arc::new(leptos),
+    };
     let router = http::router(state);
 
     let tcp = TcpListener::bind(address)
@@ -56,7 +60,9 @@ pub async fn run(source: &ConfigSource) -> Result<(), CliError> {
     tracing::info!(%address, "listening");
     print_welcome(&config, address, source.is_embedded());
 
-    let settings = ListenSettings { header_limit: config.server.buffers.read };
+    let settings = ListenSettings {
+        header_limit: config.server.buffers.read,
+    };
     listener::serve(tcp, router, settings, listener::shutdown_signal()).await;
     db.close().await;
     tracing::info!("stopped");
@@ -64,7 +70,11 @@ pub async fn run(source: &ConfigSource) -> Result<(), CliError> {
 }
 
 fn listen_address(config: &Config) -> SocketAddr {
-    let ip = config.server.address.ip.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    let ip = config
+        .server
+        .address
+        .ip
+        .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
     SocketAddr::new(ip, config.server.address.port)
 }
 
@@ -111,20 +121,28 @@ fn is_site_root(dir: &Path) -> bool {
 
 /// Creates the embedded default's administrator on first start, and while that user has never set
 /// a password, prints a new single-use link to set it.
-async fn prepare_first_admin(db: &Database, config: &Config, clock: &Clock) -> Result<(), CliError> {
+async fn prepare_first_admin(
+    db: &Database,
+    config: &Config,
+    clock: &Clock,
+) -> Result<(), CliError> {
     let username = normalize_username(FIRST_ADMIN);
     let now = clock.now_millis();
-    let existing = db.get_user(&username).await.map_err(|error| CliError::new(error.to_string()))?;
+    let existing = db
+        .get_user(&username)
+        .await
+        .map_err(|error| CliError::new(error.to_string()))?;
     let user = match existing {
         Some(user) => user,
         None => {
             // A random password nobody knows, so the account cannot be used until one is set.
             let unknown_password = random_token();
             let params = context::hashing_params(config);
-            let password_hash = tokio::task::spawn_blocking(move || hash_password(&unknown_password, &params))
-                .await
-                .map_err(|_| CliError::new("password hashing stopped unexpectedly"))?
-                .map_err(|error| CliError::new(format!("cannot hash a password: {error}")))?;
+            let password_hash =
+                tokio::task::spawn_blocking(move || hash_password(&unknown_password, &params))
+                    .await
+                    .map_err(|_| CliError::new("password hashing stopped unexpectedly"))?
+                    .map_err(|error| CliError::new(format!("cannot hash a password: {error}")))?;
             let record = UserRecord {
                 username: username.clone(),
                 display_name: "Administrator".to_owned(),
@@ -133,7 +151,10 @@ async fn prepare_first_admin(db: &Database, config: &Config, clock: &Clock) -> R
                 disabled: false,
                 groups: vec![config.administration.group.clone()],
             };
-            let user = db.create_user(&record, now).await.map_err(|error| CliError::new(error.to_string()))?;
+            let user = db
+                .create_user(&record, now)
+                .await
+                .map_err(|error| CliError::new(error.to_string()))?;
             db.set_meta_value(FIRST_ADMIN_VERSION_KEY, &user.password_version.to_string())
                 .await
                 .map_err(|error| CliError::new(error.to_string()))?;
@@ -141,7 +162,10 @@ async fn prepare_first_admin(db: &Database, config: &Config, clock: &Clock) -> R
             user
         }
     };
-    let unset_version = db.meta_value(FIRST_ADMIN_VERSION_KEY).await.map_err(|error| CliError::new(error.to_string()))?;
+    let unset_version = db
+        .meta_value(FIRST_ADMIN_VERSION_KEY)
+        .await
+        .map_err(|error| CliError::new(error.to_string()))?;
     if unset_version.as_deref() != Some(user.password_version.to_string().as_str()) {
         return Ok(());
     }
@@ -154,11 +178,16 @@ async fn prepare_first_admin(db: &Database, config: &Config, clock: &Clock) -> R
         created_at: now,
         expires_at: now + FIRST_ADMIN_LINK_LIFETIME_MILLIS,
     };
-    db.insert_one_time_token(&record).await.map_err(|error| CliError::new(error.to_string()))?;
+    db.insert_one_time_token(&record)
+        .await
+        .map_err(|error| CliError::new(error.to_string()))?;
     // Printed, not logged: the link is a credential and logs are kept and shipped elsewhere.
     println!();
     println!("The administrator `{username}` has no password yet. Set it within an hour with this single-use link:");
-    println!("  {}reset-password/step2?token={token}", embedded::PORTAL_URL);
+    println!(
+        "  {}reset-password/step2?token={token}",
+        embedded::PORTAL_URL
+    );
     println!("or with:");
     println!("  gatehouse user passwd {username} --password-stdin");
     println!();
@@ -173,7 +202,9 @@ fn print_welcome(config: &Config, address: SocketAddr, embedded: bool) {
         }
     }
     if embedded {
-        println!("Running on the embedded default; pass --config FILE to use a configuration file.");
+        println!(
+            "Running on the embedded default; pass --config FILE to use a configuration file."
+        );
     }
 }
 

@@ -15,7 +15,9 @@ use crate::identity::names::{
     validate_username,
 };
 use crate::identity::users_file::UsersFile;
-use crate::storage::{Database, NewAuditEvent, NewTotpConfiguration, StorageError, User, UserRecord};
+use crate::storage::{
+    Database, NewAuditEvent, NewTotpConfiguration, StorageError, User, UserRecord,
+};
 
 use super::context::{self, ConfigSource};
 use super::{CliError, TotpCommand, UserCommand};
@@ -27,9 +29,13 @@ pub async fn run(source: &ConfigSource, command: UserCommand) -> Result<(), CliE
     let db = context::open_database(&config).await?;
     let clock = Clock::System;
     let result = match command {
-        UserCommand::Add { name, email, display_name, groups, password: _ } => {
-            add(&db, &config, &clock, &name, &email, &display_name, &groups).await
-        }
+        UserCommand::Add {
+            name,
+            email,
+            display_name,
+            groups,
+            password: _,
+        } => add(&db, &config, &clock, &name, &email, &display_name, &groups).await,
         UserCommand::Passwd { name, password: _ } => passwd(&db, &config, &clock, &name).await,
         UserCommand::List { json } => list(&db, json).await,
         UserCommand::Disable { name } => set_disabled(&db, &clock, &name, true).await,
@@ -91,12 +97,18 @@ pub async fn import(source: &ConfigSource, file: &Path) -> Result<(), CliError> 
     let outcome = db.import_users(&records, now).await;
     let result = match outcome {
         Ok(counts) => {
-            audit(&db, now, "import_users", None, json!({
-                "file": file.display().to_string(),
-                "created": counts.created,
-                "updated": counts.updated,
-                "unchanged": counts.unchanged,
-            }))
+            audit(
+                &db,
+                now,
+                "import_users",
+                None,
+                json!({
+                    "file": file.display().to_string(),
+                    "created": counts.created,
+                    "updated": counts.updated,
+                    "unchanged": counts.unchanged,
+                }),
+            )
             .await;
             println!(
                 "imported {}: {} created, {} updated, {} unchanged",
@@ -153,7 +165,9 @@ async fn passwd(db: &Database, config: &Config, clock: &Clock, name: &str) -> Re
     let password = read_password_line()?;
     let password_hash = hash_blocking(password, context::hashing_params(config)).await?;
     let now = clock.now_millis();
-    db.set_password_hash(&username, &password_hash, now).await.map_err(storage_error)?;
+    db.set_password_hash(&username, &password_hash, now)
+        .await
+        .map_err(storage_error)?;
     audit(db, now, "user_passwd", Some(&username), json!({})).await;
     println!("password of {username} set; the user's sessions were ended");
     Ok(())
@@ -179,25 +193,43 @@ async fn list(db: &Database, as_json: bool) -> Result<(), CliError> {
         println!("{text}");
         return Ok(());
     }
-    println!("{:<24} {:<28} {:<32} {:<24} STATE", "USERNAME", "DISPLAY NAME", "EMAIL", "GROUPS");
+    println!(
+        "{:<24} {:<28} {:<32} {:<24} STATE",
+        "USERNAME", "DISPLAY NAME", "EMAIL", "GROUPS"
+    );
     for user in &users {
         println!(
             "{:<24} {:<28} {:<32} {:<24} {}",
             user.username,
             user.display_name,
             user.email.as_deref().unwrap_or("-"),
-            if user.groups.is_empty() { "-".to_owned() } else { user.groups.join(",") },
+            if user.groups.is_empty() {
+                "-".to_owned()
+            } else {
+                user.groups.join(",")
+            },
             if user.disabled { "disabled" } else { "enabled" }
         );
     }
     Ok(())
 }
 
-async fn set_disabled(db: &Database, clock: &Clock, name: &str, disabled: bool) -> Result<(), CliError> {
+async fn set_disabled(
+    db: &Database,
+    clock: &Clock,
+    name: &str,
+    disabled: bool,
+) -> Result<(), CliError> {
     let username = existing_user(db, name).await?.username;
     let now = clock.now_millis();
-    db.set_user_disabled(&username, disabled, now).await.map_err(storage_error)?;
-    let action = if disabled { "user_disable" } else { "user_enable" };
+    db.set_user_disabled(&username, disabled, now)
+        .await
+        .map_err(storage_error)?;
+    let action = if disabled {
+        "user_disable"
+    } else {
+        "user_enable"
+    };
     audit(db, now, action, Some(&username), json!({})).await;
     if disabled {
         println!("disabled {username}; the user's sessions were ended");
@@ -207,13 +239,34 @@ async fn set_disabled(db: &Database, clock: &Clock, name: &str, disabled: bool) 
     Ok(())
 }
 
-async fn set_groups(db: &Database, clock: &Clock, name: &str, groups: &[String]) -> Result<(), CliError> {
+async fn set_groups(
+    db: &Database,
+    clock: &Clock,
+    name: &str,
+    groups: &[String],
+) -> Result<(), CliError> {
     let groups = clean_groups(groups)?;
     let username = existing_user(db, name).await?.username;
     let now = clock.now_millis();
-    db.set_user_groups(&username, &groups, now).await.map_err(storage_error)?;
-    audit(db, now, "user_groups", Some(&username), json!({ "groups": groups })).await;
-    println!("groups of {username}: {}", if groups.is_empty() { "none".to_owned() } else { groups.join(",") });
+    db.set_user_groups(&username, &groups, now)
+        .await
+        .map_err(storage_error)?;
+    audit(
+        db,
+        now,
+        "user_groups",
+        Some(&username),
+        json!({ "groups": groups }),
+    )
+    .await;
+    println!(
+        "groups of {username}: {}",
+        if groups.is_empty() {
+            "none".to_owned()
+        } else {
+            groups.join(",")
+        }
+    );
     Ok(())
 }
 
@@ -243,7 +296,9 @@ async fn totp_generate(
         secret: secret.clone(),
     };
     let now = clock.now_millis();
-    db.upsert_totp_configuration(&record, now).await.map_err(storage_error)?;
+    db.upsert_totp_configuration(&record, now)
+        .await
+        .map_err(storage_error)?;
     audit(db, now, "user_totp_generate", Some(&username), json!({})).await;
     println!("{}", otpauth_uri(&record));
     Ok(())
@@ -264,7 +319,9 @@ pub fn otpauth_uri(record: &NewTotpConfiguration) -> String {
 }
 
 fn percent_encode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 /// Decodes a base32 TOTP secret given on the command line (spaces, padding and case ignored).
@@ -296,7 +353,11 @@ async fn existing_user(db: &Database, name: &str) -> Result<User, CliError> {
 
 fn clean_groups(groups: &[String]) -> Result<Vec<String>, CliError> {
     let mut cleaned: Vec<String> = Vec::new();
-    for group in groups.iter().map(|group| group.trim()).filter(|group| !group.is_empty()) {
+    for group in groups
+        .iter()
+        .map(|group| group.trim())
+        .filter(|group| !group.is_empty())
+    {
         validate_group_name(group).map_err(invalid)?;
         if !cleaned.iter().any(|known| known == group) {
             cleaned.push(group.to_owned());
@@ -316,7 +377,11 @@ fn read_password_line() -> Result<String, CliError> {
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|error| CliError::new(format!("cannot read the password from standard input: {error}")))?;
+        .map_err(|error| {
+            CliError::new(format!(
+                "cannot read the password from standard input: {error}"
+            ))
+        })?;
     if line.ends_with('\n') {
         line.pop();
         if line.ends_with('\r') {
@@ -324,7 +389,9 @@ fn read_password_line() -> Result<String, CliError> {
         }
     }
     if line.is_empty() {
-        return Err(CliError::new("the password read from standard input is empty"));
+        return Err(CliError::new(
+            "the password read from standard input is empty",
+        ));
     }
     Ok(line)
 }
@@ -336,7 +403,13 @@ async fn hash_blocking(password: String, params: Argon2Params) -> Result<String,
         .map_err(|error| CliError::new(format!("cannot hash the password: {error}")))
 }
 
-async fn audit(db: &Database, now: i64, action: &str, subject: Option<&str>, details: serde_json::Value) {
+async fn audit(
+    db: &Database,
+    now: i64,
+    action: &str,
+    subject: Option<&str>,
+    details: serde_json::Value,
+) {
     let event = NewAuditEvent {
         time: now,
         actor: Some("cli".to_owned()),
@@ -364,8 +437,18 @@ mod tests {
 
     #[test]
     fn base32_secret_needs_160_bits() {
-        assert_eq!(decode_base32_secret("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").unwrap().len(), 20);
-        assert_eq!(decode_base32_secret("jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp").unwrap().len(), 20);
+        assert_eq!(
+            decode_base32_secret("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+                .unwrap()
+                .len(),
+            20
+        );
+        assert_eq!(
+            decode_base32_secret("jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp")
+                .unwrap()
+                .len(),
+            20
+        );
         assert!(decode_base32_secret("JBSWY3DPEHPK3PXP").is_err());
         assert!(decode_base32_secret("not base32!").is_err());
     }
@@ -388,8 +471,16 @@ mod tests {
 
     #[test]
     fn groups_are_trimmed_and_deduplicated() {
-        let groups = vec![" dev".to_owned(), "dev".to_owned(), "".to_owned(), "ops".to_owned()];
-        assert_eq!(clean_groups(&groups).unwrap(), vec!["dev".to_owned(), "ops".to_owned()]);
+        let groups = vec![
+            " dev".to_owned(),
+            "dev".to_owned(),
+            "".to_owned(),
+            "ops".to_owned(),
+        ];
+        assert_eq!(
+            clean_groups(&groups).unwrap(),
+            vec!["dev".to_owned(), "ops".to_owned()]
+        );
         assert!(clean_groups(&["dev,admins".to_owned()]).is_err());
     }
 }

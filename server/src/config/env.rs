@@ -15,8 +15,12 @@ use crate::config::tree::Value;
 const PREFIXES: [&str; 2] = ["GATEHOUSE_", "AUTHELIA_"];
 
 /// Variables read by the command line, the build or the tests, not by the configuration.
-const IGNORED_VARIABLES: &[&str] =
-    &["GATEHOUSE_CONFIG", "GATEHOUSE_DATA", "GATEHOUSE_SITE_ROOT", "GATEHOUSE_CACHE"];
+const IGNORED_VARIABLES: &[&str] = &[
+    "GATEHOUSE_CONFIG",
+    "GATEHOUSE_DATA",
+    "GATEHOUSE_SITE_ROOT",
+    "GATEHOUSE_CACHE",
+];
 const IGNORED_PREFIXES: [&str; 2] = ["GATEHOUSE_TEST_", "GATEHOUSE_E2E_"];
 
 /// Returns the variable name (without prefix) for a key path.
@@ -67,7 +71,11 @@ pub(crate) fn resolve_overrides(
         else {
             continue;
         };
-        if IGNORED_VARIABLES.contains(&name.as_str()) || IGNORED_PREFIXES.iter().any(|prefix| name.starts_with(prefix)) {
+        if IGNORED_VARIABLES.contains(&name.as_str())
+            || IGNORED_PREFIXES
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+        {
             continue;
         }
         let value = env[name].as_str();

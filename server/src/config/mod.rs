@@ -147,12 +147,19 @@ pub struct Report {
 
 impl Report {
     fn failed(errors: Vec<Diagnostic>) -> Report {
-        Report { config: None, errors, warnings: Vec::new() }
+        Report {
+            config: None,
+            errors,
+            warnings: Vec::new(),
+        }
     }
 
     fn into_result(self) -> Result<Loaded, ConfigErrors> {
         match self.config {
-            Some(config) if self.errors.is_empty() => Ok(Loaded { config, warnings: self.warnings }),
+            Some(config) if self.errors.is_empty() => Ok(Loaded {
+                config,
+                warnings: self.warnings,
+            }),
             _ => Err(ConfigErrors(self.errors)),
         }
     }

@@ -11,10 +11,20 @@ use super::AppState;
 /// Answers 200 `{"status":"OK"}` when the database answers a query, else 503 with a KO body.
 pub async fn health(State(state): State<AppState>) -> Response {
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(Envelope { status: "OK", message: None })).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Envelope {
+                status: "OK",
+                message: None,
+            }),
+        )
+            .into_response(),
         Err(error) => {
             tracing::warn!(%error, "health check failed: the database did not answer");
-            let body = Envelope { status: "KO", message: Some("The database is not reachable.") };
+            let body = Envelope {
+                status: "KO",
+                message: Some("The database is not reachable."),
+            };
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }

@@ -35,7 +35,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
 
     let portal = Router::new()
-        .leptos_routes(&leptos_options, routes, move || app::shell(shell_options.clone()))
+        .leptos_routes(&leptos_options, routes, move || {
+            app::shell(shell_options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler(app::shell))
         .with_state(leptos_options);
 

@@ -7,7 +7,9 @@ use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::Router;
 use rand::RngCore;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 /// The header that carries the request id in responses.
@@ -28,20 +30,22 @@ impl MakeRequestId for RandomRequestId {
 pub fn layer(router: Router) -> Router {
     router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-            let request_id = request
-                .headers()
-                .get(REQUEST_ID_HEADER)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("-");
-            // Only the path: a query string can hold a single-use token.
-            tracing::info_span!(
-                "request",
-                request_id = %request_id,
-                method = %request.method(),
-                path = %request.uri().path(),
-            )
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("-");
+                // Only the path: a query string can hold a single-use token.
+                tracing::info_span!(
+                    "request",
+                    request_id = %request_id,
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                )
+            }),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, RandomRequestId))
         .layer(axum::middleware::map_request(drop_client_request_id))
 }

@@ -74,7 +74,11 @@ authentication_backend:
         );
         let config_path = directory.path().join("configuration.yml");
         std::fs::write(&config_path, yaml).expect("write the test configuration");
-        Instance { directory, config_path, backend }
+        Instance {
+            directory,
+            config_path,
+            backend,
+        }
     }
 
     /// Runs `gatehouse --config <file> ARGS…` with `stdin` as standard input.
@@ -119,10 +123,14 @@ pub fn run_binary(config: Option<&Path>, args: &[&str], stdin: Option<&str>) -> 
     {
         let mut input = child.stdin.take().expect("stdin is piped");
         if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).expect("write standard input");
+            input
+                .write_all(text.as_bytes())
+                .expect("write standard input");
         }
     }
-    child.wait_with_output().expect("wait for the gatehouse binary")
+    child
+        .wait_with_output()
+        .expect("wait for the gatehouse binary")
 }
 
 /// Standard output as text.
