@@ -84,7 +84,7 @@ pub struct DatabaseBackendConfig {
 
 /// Parameters for hashing new passwords. Gatehouse writes argon2id only; hashes of the other
 /// formats are still verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PasswordHashing {
     pub argon2: Argon2Params,
 }

@@ -10,6 +10,7 @@
 //!   because they are sent in response headers.
 
 pub mod atomic_write;
+pub mod directory;
 pub mod hashing;
 mod legacy;
 pub mod names;
