@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-mod context;
+pub mod context;
 mod embedded;
 mod serve;
 mod users;

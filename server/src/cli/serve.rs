@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http;
+use crate::services::Services;
 use crate::identity::hashing::hash_password;
 use crate::identity::names::normalize_username;
 use crate::serve::{self as listener, ListenSettings};
