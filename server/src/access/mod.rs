@@ -15,6 +15,8 @@ mod request;
 mod rule;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use crate::config::{AccessControlConfig, Policy};
