@@ -137,6 +137,8 @@ impl CompiledRule {
         };
         self.subjects.iter().any(|criteria| {
             criteria.iter().all(|criterion| match criterion {
+                // NOTE: names compare ignoring case as in the database backend. A users file
+                // without `search.case_insensitive` compares names exactly, which is not handled.
                 SubjectCriterion::User(name) => eq_ignore_case(username, name),
                 SubjectCriterion::Group(name) => groups.iter().any(|group| group == name),
                 // Only bearer tokens carry an OAuth 2 client, and Gatehouse accepts none.
