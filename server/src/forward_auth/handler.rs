@@ -122,21 +122,46 @@ async fn evaluate(
         Identity::User { user, .. } => AccessSubject::User { username: &user.username, groups: &user.groups },
         _ => AccessSubject::Anonymous,
     };
-    let resource = target.resource_string();
-    let request = AccessRequest {
-        host: target.host().as_str(),
-        method: target.method(),
-        method_overrides: target.method_overrides(),
-        path: target.canonical_path(),
-        resource: &resource,
-        query: target.query_pairs(),
-        client_ip: client.known(),
-    };
-    let decision = state.access.decide(&request, &subject);
+    let decision = decide_strictest(state, &target, client, &subject);
     log_decision(endpoint, &target, &identity, &decision);
 
     let answer = respond(state, endpoint, &target, portal.as_deref(), method, headers, &identity, &decision);
     Ok(response::with_clear_cookie(answer, clear_cookie))
+}
+
+/// Decides for the target method and for every method an override names, and keeps the strictest
+/// answer: the backend may act on any of them, so the answer must hold for each.
+fn decide_strictest(state: &AuthzState, target: &Target, client: ClientIp, subject: &AccessSubject<'_>) -> Decision {
+    let resource = target.resource_string();
+    let decide_for = |method: &str| {
+        let request = AccessRequest {
+            host: target.host().as_str(),
+            method,
+            method_overrides: &[],
+            path: target.canonical_path(),
+            resource: &resource,
+            query: target.query_pairs(),
+            client_ip: client.known(),
+        };
+        state.access.decide(&request, subject)
+    };
+    let mut strictest = decide_for(target.method());
+    for method in target.method_overrides() {
+        let decision = decide_for(method);
+        if strictness(decision.policy) > strictness(strictest.policy) {
+            strictest = decision;
+        }
+    }
+    strictest
+}
+
+fn strictness(policy: Policy) -> u8 {
+    match policy {
+        Policy::Bypass => 0,
+        Policy::OneFactor => 1,
+        Policy::TwoFactor => 2,
+        Policy::Deny => 3,
+    }
 }
 
 fn read_target(endpoint: &Endpoint, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Target, BadRequest> {
