@@ -86,7 +86,7 @@ pub struct ActiveSession {
     pub(crate) data: serde_json::Value,
 }
 
-/// Why a stored row cannot be an active session.
+/// Reason a stored row cannot be an active session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum InvalidRecord {
     /// Level 0: this module never stores anonymous sessions.
@@ -119,8 +119,8 @@ impl ActiveSession {
         if !record.data.is_object() {
             return Err(InvalidRecord::InvalidProfile);
         }
-        let profile = CachedProfile::deserialize(&record.data)
-            .map_err(|_| InvalidRecord::InvalidProfile)?;
+        let profile =
+            CachedProfile::deserialize(&record.data).map_err(|_| InvalidRecord::InvalidProfile)?;
         Ok(ActiveSession {
             id_hash: record.id_hash,
             username,
@@ -168,61 +168,66 @@ impl ActiveSession {
         true
     }
 
-    /// The canonical user name, as the directory returned it at login.
+    /// Returns the canonical user name, as the directory returned it at login.
     pub fn username(&self) -> &str {
         &self.username
     }
 
+    /// Returns the authentication level.
     pub fn level(&self) -> Level {
         self.level
     }
 
+    /// Returns the display name as of the last profile refresh.
     pub fn display_name(&self) -> &str {
         &self.profile.display_name
     }
 
-    /// E-mail addresses; the first one is sent as `Remote-Email`.
+    /// Returns the e-mail addresses. The first one is sent as `Remote-Email`.
     pub fn emails(&self) -> &[String] {
         &self.profile.emails
     }
 
-    /// Groups as of the last profile refresh.
+    /// Returns the groups as of the last profile refresh.
     pub fn groups(&self) -> &[String] {
         &self.profile.groups
     }
 
-    /// Whether the user chose "remember me" at login and the cookie domain allowed it then.
+    /// Checks whether the user chose "remember me" at login and the cookie domain allowed it
+    /// then.
     pub fn remember_me(&self) -> bool {
         self.remember_me
     }
 
-    /// The cookie domain the session was created under.
+    /// Returns the cookie domain the session was created under.
     pub fn cookie_domain(&self) -> &str {
         &self.cookie_domain
     }
 
-    /// Time of the first-factor login, in milliseconds since the Unix epoch.
+    /// Returns the time of the first-factor login, in milliseconds since the Unix epoch.
     pub fn first_factor_at(&self) -> i64 {
         self.first_factor_at
     }
 
-    /// Time the second factor was completed, in milliseconds since the Unix epoch.
+    /// Returns the time the second factor was completed, in milliseconds since the Unix epoch.
     pub fn second_factor_at(&self) -> Option<i64> {
         self.second_factor_at
     }
 
-    /// Time of the last recorded request, in milliseconds since the Unix epoch. The store
-    /// writes it at most once per 10 seconds, so it may lag by that much.
+    /// Returns the time of the last recorded request, in milliseconds since the Unix epoch. The
+    /// store writes it at most once per [`TOUCH_INTERVAL_MILLIS`](super::TOUCH_INTERVAL_MILLIS),
+    /// so it may lag by that much.
     pub fn last_activity_at(&self) -> i64 {
         self.last_activity_at
     }
 
-    /// End of the elevation for sensitive actions, in milliseconds since the Unix epoch.
+    /// Returns the end of the elevation for sensitive actions, in milliseconds since the Unix
+    /// epoch.
     pub fn elevated_until(&self) -> Option<i64> {
         self.elevated_until
     }
 
-    /// Client IP address the elevation is bound to.
+    /// Returns the client IP address the elevation is bound to.
     pub fn elevated_ip(&self) -> Option<&str> {
         self.elevated_ip.as_deref()
     }
@@ -251,7 +256,10 @@ impl std::fmt::Debug for ActiveSession {
 }
 
 /// Returns `data` with the profile keys replaced and every other key kept.
-pub(crate) fn merge_profile(data: &serde_json::Value, profile: &CachedProfile) -> serde_json::Value {
+pub(crate) fn merge_profile(
+    data: &serde_json::Value,
+    profile: &CachedProfile,
+) -> serde_json::Value {
     let mut merged = match data {
         serde_json::Value::Object(map) => map.clone(),
         _ => serde_json::Map::new(),
@@ -301,14 +309,17 @@ mod tests {
 
     #[test]
     fn anonymous_record_is_invalid() {
-        let error =
-            ActiveSession::from_record(record(0, Some("alice"), serde_json::json!({}))).unwrap_err();
+        let error = ActiveSession::from_record(record(0, Some("alice"), serde_json::json!({})))
+            .unwrap_err();
         assert_eq!(error, InvalidRecord::Anonymous);
     }
 
     #[test]
     fn record_with_bad_profile_is_invalid() {
-        for data in [serde_json::json!([]), serde_json::json!({ "groups": "dev" })] {
+        for data in [
+            serde_json::json!([]),
+            serde_json::json!({ "groups": "dev" }),
+        ] {
             let error = ActiveSession::from_record(record(1, Some("alice"), data)).unwrap_err();
             assert_eq!(error, InvalidRecord::InvalidProfile);
         }
@@ -336,7 +347,10 @@ mod tests {
         assert!(changed);
         assert_eq!(session.data["other"], 1);
         assert_eq!(session.data["groups"], serde_json::json!(["ops"]));
-        assert_eq!(session.data["emails"], serde_json::json!(["alice@example.com"]));
+        assert_eq!(
+            session.data["emails"],
+            serde_json::json!(["alice@example.com"])
+        );
         let unchanged = session.apply_profile(session.profile.clone());
         assert!(!unchanged);
     }

@@ -76,7 +76,11 @@ fn attributes(domain: &CookieDomain) -> String {
     };
     // NOTE: browsers reject `SameSite=None` without `Secure`, so a localhost domain configured
     // with `same_site: none` gets a cookie the browser drops.
-    let secure = if domain.is_localhost() { "" } else { "; Secure" };
+    let secure = if domain.is_localhost() {
+        ""
+    } else {
+        "; Secure"
+    };
     format!(
         "; Domain={}; Path=/; HttpOnly{secure}; SameSite={same_site}",
         domain.domain

@@ -24,8 +24,8 @@ impl SessionId {
         SessionId(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// Parses a cookie value; returns `None` unless it is exactly the canonical encoding of 32
-    /// bytes (43 characters of the URL-safe alphabet, unused low bits of the last one zero).
+    /// Parses a cookie value. Returns `None` unless the value is the canonical encoding of 32
+    /// bytes: 43 characters of the URL-safe alphabet, with the unused low bits of the last one zero.
     pub(crate) fn parse(value: &[u8]) -> Option<SessionId> {
         if value.len() != ENCODED_LENGTH {
             return None;
@@ -88,7 +88,9 @@ mod tests {
         let id = SessionId::parse(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
         assert_eq!(
             id.hash(),
-            hex::encode(Sha256::digest(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+            hex::encode(Sha256::digest(
+                b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+            ))
         );
         assert_eq!(id.hash().len(), 64);
     }
@@ -100,7 +102,7 @@ mod tests {
         let cases: Vec<Vec<u8>> = vec![
             b"attacker-chosen-0001".to_vec(),
             Vec::new(),
-            valid[..42].as_bytes().to_vec(),
+            valid.as_bytes()[..42].to_vec(),
             format!("{valid}A").into_bytes(),
             format!("{valid}=").into_bytes(),
             format!("{}+", &valid[..42]).into_bytes(),

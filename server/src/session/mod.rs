@@ -2,7 +2,7 @@
 //! the checks every request runs on it.
 //!
 //! - A session id is 256 random bits from the operating system, sent as 43 characters of
-//!   URL-safe base64. The store keeps only its SHA-256, so a copy of the database holds no
+//!   URL-safe base64. The store keeps only its SHA-256, so a copy of the database contains no
 //!   usable cookie. A cookie value of any other shape is anonymous without a database read.
 //! - Every rise of level issues a fresh id and deletes the old one in the same transaction.
 //!   Logout deletes the row; clearing the cookie alone does not end a session.

@@ -29,7 +29,8 @@ const SESSION_USERNAME: HeaderName = HeaderName::from_static("session-username")
 pub struct Resolution {
     /// The session, when the cookie names one that passed every check.
     pub session: Option<ActiveSession>,
-    /// A `Set-Cookie` that clears a dead session cookie. Responses other than 2xx send it.
+    /// A `Set-Cookie` that clears a dead session cookie, for the caller to send on responses
+    /// other than 2xx.
     pub clear_cookie: Option<HeaderValue>,
     /// The store failed, so the request is anonymous although a session may exist.
     pub store_error: bool,
@@ -84,7 +85,7 @@ pub enum SessionError {
     Storage(#[from] StorageError),
 }
 
-/// Why a presented session is not accepted.
+/// Reason a presented session is not accepted.
 enum Rejection {
     /// Delete it from the store and clear the cookie.
     Invalid,
@@ -134,7 +135,8 @@ impl SessionStore {
     /// 4. when a profile refresh is due, the user still exists and is enabled, and changed
     ///    groups, e-mail addresses or display name are written to the session;
     /// 5. a `Session-Username` header, if present, names the session's user (any case);
-    /// 6. without remember-me, the activity time is written, at most once per 10 seconds;
+    /// 6. without remember-me, the activity time is written, at most once per
+    ///    [`TOUCH_INTERVAL_MILLIS`];
     /// 7. `expiration` (or `remember_me` for remembered sessions) since the first-factor login
     ///    has not passed.
     pub async fn resolve(&self, headers: &HeaderMap, domain: &CookieDomain) -> Resolution {
@@ -210,7 +212,10 @@ impl SessionStore {
         }
 
         let mut session = ActiveSession::from_record(record).map_err(|invalid| {
-            tracing::warn!(reason = invalid.reason(), "ending an invalid stored session");
+            tracing::warn!(
+                reason = invalid.reason(),
+                "ending an invalid stored session"
+            );
             Rejection::Invalid
         })?;
 
