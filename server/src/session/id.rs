@@ -25,7 +25,8 @@ impl SessionId {
     }
 
     /// Parses a cookie value. Returns `None` unless the value is the canonical encoding of 32
-    /// bytes: 43 characters of the URL-safe alphabet, with the unused low bits of the last one zero.
+    /// bytes: 43 characters of the URL-safe alphabet, with the unused low bits of the last one
+    /// zero.
     pub(crate) fn parse(value: &[u8]) -> Option<SessionId> {
         if value.len() != ENCODED_LENGTH {
             return None;
