@@ -15,5 +15,6 @@ pub mod identity;
 pub mod redirect;
 pub mod serve;
 pub mod services;
+pub mod session;
 pub mod storage;
 pub mod telemetry;
