@@ -2,4 +2,5 @@
 
 pub mod client_ip;
 pub mod escape;
+pub mod rate_limit;
 pub mod target;
