@@ -27,7 +27,7 @@ pub struct Services {
     pub clock: Clock,
     pub directory: UserDirectory,
     pub pool: Arc<HashingPool>,
-    pub regulator: Arc<Regulator>,
+    pub regulator: Regulator,
     pub sessions: SessionStore,
     pub authz: Arc<AuthzState>,
     pub endpoints: Vec<Arc<Endpoint>>,
@@ -42,7 +42,7 @@ impl Services {
         let pool = HashingPool::new(workers, workers * HASHING_QUEUE_PER_WORKER, hashing_params(&config))
             .map_err(|error| format!("cannot start the password hashing pool: {error}"))?;
         let pool = Arc::new(pool);
-        let regulator = Arc::new(Regulator::new(db.clone(), clock.clone(), config.regulation.clone()));
+        let regulator = Regulator::new(db.clone(), clock.clone(), config.regulation.clone());
         let sessions = SessionStore::new(
             db.clone(),
             directory.clone(),
@@ -59,12 +59,12 @@ impl Services {
             sessions: sessions.clone(),
         });
 
-        let basic_limiter = Arc::new(RateLimiter::new(config.server.endpoints.rate_limits.authz_basic.clone(), clock.clone()));
+        let basic_limiter = Arc::new(RateLimiter::new(&config.server.endpoints.rate_limits.authz_basic, clock.clone()));
         let make_verifier = |strategy: &AuthnStrategy| {
             Arc::new(BasicVerifier::new(
                 directory.clone(),
                 Arc::clone(&pool),
-                Arc::clone(&regulator),
+                regulator.clone(),
                 strategy.scheme_basic_cache_lifespan,
                 Arc::clone(&basic_limiter),
                 clock.clone(),

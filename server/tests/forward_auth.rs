@@ -156,7 +156,7 @@ impl App {
         if level == Level::TwoFactor {
             let resolution = self.services.sessions.resolve(&cookie_headers(&cookie_value(&cookie)), domain).await;
             let session = resolution.session.expect("the new session resolves");
-            let (_, raised) = self.services.sessions.raise_level(&session, Level::TwoFactor).await.expect("raise the level");
+            let (_, raised) = self.services.sessions.raise_level(session, domain, Level::TwoFactor).await.expect("raise the level");
             cookie = raised;
         }
         cookie_value(&cookie)

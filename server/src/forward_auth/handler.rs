@@ -14,7 +14,7 @@ use axum::response::Response;
 use crate::access::{Decision, Request as AccessRequest, Subject as AccessSubject};
 use crate::config::{Policy, StrategyName};
 use crate::domain::{is_same_or_subdomain, CanonicalHost};
-use crate::forward_auth::basic::{parse_authorization, BasicOutcome, Parsed};
+use crate::forward_auth::basic::{parse_authorization_lines, BasicOutcome, OtherSchemes, Parsed};
 use crate::forward_auth::client_ip::{client_ip, trusted_peer, ClientIp};
 use crate::forward_auth::escape::{redirection_url, unauthorized_status};
 use crate::forward_auth::response;
@@ -231,14 +231,14 @@ async fn identify(
                 let resolution = state.sessions.resolve(headers, domain).await;
                 clear_cookie = resolution.clear_cookie;
                 if let Some(session) = resolution.session {
-                    if session.level > Level::Anonymous {
+                    if session.level() > Level::Anonymous {
                         let user = Identified {
-                            username: session.username.clone(),
-                            display_name: session.display_name.clone(),
-                            email: session.emails.first().cloned(),
-                            groups: session.groups.clone(),
+                            username: session.username().to_owned(),
+                            display_name: session.display_name().to_owned(),
+                            email: session.emails().first().cloned(),
+                            groups: session.groups().to_vec(),
                         };
-                        return (Identity::User { user, level: session.level, header_strategy: None }, clear_cookie);
+                        return (Identity::User { user, level: session.level(), header_strategy: None }, clear_cookie);
                     }
                 }
             }
@@ -249,23 +249,19 @@ async fn identify(
                     StrategyName::HeaderLegacy if legacy_basic => "authorization",
                     _ => "proxy-authorization",
                 };
-                let mut lines = headers.get_all(header_name).iter();
-                let first = lines.next();
-                if lines.next().is_some() {
-                    return (Identity::HeaderFailure { strategy: name }, clear_cookie);
-                }
                 let strict = name == StrategyName::HeaderLegacy;
-                let parsed = match first {
-                    Some(value) => parse_authorization(value.as_bytes(), strict),
-                    None if strict && legacy_basic => Parsed::Malformed,
-                    None => Parsed::Absent,
+                let other_schemes = if strict { OtherSchemes::Malformed } else { OtherSchemes::Absent };
+                let parsed = match parse_authorization_lines(headers.get_all(header_name), other_schemes) {
+                    // With `auth=basic` the legacy endpoint always challenges instead of redirecting.
+                    Parsed::Absent if strict && legacy_basic => Parsed::Malformed,
+                    parsed => parsed,
                 };
                 match parsed {
                     Parsed::Absent => continue,
                     Parsed::Malformed => return (Identity::HeaderFailure { strategy: name }, clear_cookie),
-                    Parsed::Credentials { username, password } => {
+                    Parsed::Credentials(credentials) => {
                         let resource = target.rd_url();
-                        let outcome = verifier.verify(&username, password, client, peer, &resource, target.method()).await;
+                        let outcome = verifier.verify(credentials, client, peer, &resource, target.method()).await;
                         let identity = match outcome {
                             BasicOutcome::Success(profile) => Identity::User {
                                 user: Identified::from(profile),

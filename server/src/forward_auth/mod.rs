@@ -4,6 +4,7 @@ pub mod basic;
 pub mod client_ip;
 pub mod escape;
 pub mod handler;
+pub mod rate_limit;
 pub mod response;
 pub mod target;
 
