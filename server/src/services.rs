@@ -39,8 +39,12 @@ impl Services {
         let directory = UserDirectory::open(&config.authentication_backend, &db)
             .map_err(|error| error.to_string())?;
         let workers = std::thread::available_parallelism().map_or(2, usize::from);
-        let pool = HashingPool::new(workers, workers * HASHING_QUEUE_PER_WORKER, hashing_params(&config))
-            .map_err(|error| format!("cannot start the password hashing pool: {error}"))?;
+        let pool = HashingPool::new(
+            workers,
+            workers * HASHING_QUEUE_PER_WORKER,
+            hashing_params(&config),
+        )
+        .map_err(|error| format!("cannot start the password hashing pool: {error}"))?;
         let pool = Arc::new(pool);
         let regulator = Regulator::new(db.clone(), clock.clone(), config.regulation.clone());
         let sessions = SessionStore::new(
@@ -59,7 +63,10 @@ impl Services {
             sessions: sessions.clone(),
         });
 
-        let basic_limiter = Arc::new(RateLimiter::new(&config.server.endpoints.rate_limits.authz_basic, clock.clone()));
+        let basic_limiter = Arc::new(RateLimiter::new(
+            &config.server.endpoints.rate_limits.authz_basic,
+            clock.clone(),
+        ));
         let make_verifier = |strategy: &AuthnStrategy| {
             Arc::new(BasicVerifier::new(
                 directory.clone(),
@@ -70,7 +77,10 @@ impl Services {
                 clock.clone(),
             ))
         };
-        let endpoints = forward_auth::endpoints(&config, make_verifier).into_iter().map(Arc::new).collect();
+        let endpoints = forward_auth::endpoints(&config, make_verifier)
+            .into_iter()
+            .map(Arc::new)
+            .collect();
 
         Ok(Services {
             config: Arc::new(config),

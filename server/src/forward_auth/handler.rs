@@ -61,7 +61,11 @@ impl From<UserProfile> for Identified {
 enum Identity {
     /// A user at a level, found by a header strategy or (when `header_strategy` is `None`) the
     /// session cookie.
-    User { user: Identified, level: Level, header_strategy: Option<StrategyName> },
+    User {
+        user: Identified,
+        level: Level,
+        header_strategy: Option<StrategyName>,
+    },
     /// No credential at all; `last` is the last strategy of the list.
     Anonymous { last: StrategyName },
     /// A header credential was present and invalid.
@@ -112,26 +116,52 @@ async fn evaluate(
     let legacy_basic = endpoint.implementation == Implementation::Legacy
         && url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .any(|(key, value)| key == "auth" && value == "basic");
-    let (identity, clear_cookie) =
-        identify(state, endpoint, domain_index, headers, legacy_basic, client, peer, &target).await;
+    let (identity, clear_cookie) = identify(
+        state,
+        endpoint,
+        domain_index,
+        headers,
+        legacy_basic,
+        client,
+        peer,
+        &target,
+    )
+    .await;
     if let Identity::Busy = identity {
         return Ok(response::busy());
     }
 
     let subject = match &identity {
-        Identity::User { user, .. } => AccessSubject::User { username: &user.username, groups: &user.groups },
+        Identity::User { user, .. } => AccessSubject::User {
+            username: &user.username,
+            groups: &user.groups,
+        },
         _ => AccessSubject::Anonymous,
     };
     let decision = decide_strictest(state, &target, client, &subject);
     log_decision(endpoint, &target, &identity, &decision);
 
-    let answer = respond(state, endpoint, &target, portal.as_deref(), method, headers, &identity, &decision);
+    let answer = respond(
+        state,
+        endpoint,
+        &target,
+        portal.as_deref(),
+        method,
+        headers,
+        &identity,
+        &decision,
+    );
     Ok(response::with_clear_cookie(answer, clear_cookie))
 }
 
 /// Decides for the target method and for every method an override names, and keeps the strictest
 /// answer: the backend may act on any of them, so the answer must hold for each.
-fn decide_strictest(state: &AuthzState, target: &Target, client: ClientIp, subject: &AccessSubject<'_>) -> Decision {
+fn decide_strictest(
+    state: &AuthzState,
+    target: &Target,
+    client: ClientIp,
+    subject: &AccessSubject<'_>,
+) -> Decision {
     let resource = target.resource_string();
     let decide_for = |method: &str| {
         let request = AccessRequest {
@@ -164,13 +194,21 @@ fn strictness(policy: Policy) -> u8 {
     }
 }
 
-fn read_target(endpoint: &Endpoint, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Target, BadRequest> {
+fn read_target(
+    endpoint: &Endpoint,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Target, BadRequest> {
     match endpoint.implementation {
         Implementation::ForwardAuth => Target::from_forward_auth(headers),
         Implementation::AuthRequest => Target::from_auth_request(headers),
         Implementation::Legacy => Target::from_legacy(method.as_str(), headers),
         Implementation::ExtAuthz => {
-            let sub_path = uri.path().strip_prefix(endpoint.path.as_str()).unwrap_or("");
+            let sub_path = uri
+                .path()
+                .strip_prefix(endpoint.path.as_str())
+                .unwrap_or("");
             Target::from_ext_authz(method.as_str(), sub_path, uri.query(), headers)
         }
     }
@@ -238,30 +276,48 @@ async fn identify(
                             email: session.emails().first().cloned(),
                             groups: session.groups().to_vec(),
                         };
-                        return (Identity::User { user, level: session.level(), header_strategy: None }, clear_cookie);
+                        return (
+                            Identity::User {
+                                user,
+                                level: session.level(),
+                                header_strategy: None,
+                            },
+                            clear_cookie,
+                        );
                     }
                 }
             }
             name => {
-                let Some(verifier) = &strategy.basic else { continue };
+                let Some(verifier) = &strategy.basic else {
+                    continue;
+                };
                 let header_name = match name {
                     StrategyName::HeaderAuthorization => "authorization",
                     StrategyName::HeaderLegacy if legacy_basic => "authorization",
                     _ => "proxy-authorization",
                 };
                 let strict = name == StrategyName::HeaderLegacy;
-                let other_schemes = if strict { OtherSchemes::Malformed } else { OtherSchemes::Absent };
-                let parsed = match parse_authorization_lines(headers.get_all(header_name), other_schemes) {
-                    // With `auth=basic` the legacy endpoint always challenges instead of redirecting.
-                    Parsed::Absent if strict && legacy_basic => Parsed::Malformed,
-                    parsed => parsed,
+                let other_schemes = if strict {
+                    OtherSchemes::Malformed
+                } else {
+                    OtherSchemes::Absent
                 };
+                let parsed =
+                    match parse_authorization_lines(headers.get_all(header_name), other_schemes) {
+                        // With `auth=basic` the legacy endpoint always challenges instead of redirecting.
+                        Parsed::Absent if strict && legacy_basic => Parsed::Malformed,
+                        parsed => parsed,
+                    };
                 match parsed {
                     Parsed::Absent => continue,
-                    Parsed::Malformed => return (Identity::HeaderFailure { strategy: name }, clear_cookie),
+                    Parsed::Malformed => {
+                        return (Identity::HeaderFailure { strategy: name }, clear_cookie)
+                    }
                     Parsed::Credentials(credentials) => {
                         let resource = target.rd_url();
-                        let outcome = verifier.verify(credentials, client, peer, &resource, target.method()).await;
+                        let outcome = verifier
+                            .verify(credentials, client, peer, &resource, target.method())
+                            .await;
                         let identity = match outcome {
                             BasicOutcome::Success(profile) => Identity::User {
                                 user: Identified::from(profile),
@@ -277,7 +333,10 @@ async fn identify(
             }
         }
     }
-    let last = endpoint.strategies.last().map_or(StrategyName::CookieSession, |strategy| strategy.name);
+    let last = endpoint
+        .strategies
+        .last()
+        .map_or(StrategyName::CookieSession, |strategy| strategy.name);
     (Identity::Anonymous { last }, clear_cookie)
 }
 
@@ -295,7 +354,9 @@ fn respond(
     let unauthorized = || -> Response {
         match portal {
             Some(portal_url) => {
-                let Ok(portal_url) = url::Url::parse(portal_url) else { return response::forbidden() };
+                let Ok(portal_url) = url::Url::parse(portal_url) else {
+                    return response::forbidden();
+                };
                 let location = redirection_url(&portal_url, &target.rd_url(), target.method());
                 let status = unauthorized_status(headers, target.method(), endpoint.implementation);
                 response::redirect(status, &location, authz_method)
@@ -303,7 +364,9 @@ fn respond(
             None => response::unauthorized_plain(),
         }
     };
-    let challenge = |strategy: StrategyName| response::challenge(strategy == StrategyName::HeaderProxyAuthorization);
+    let challenge = |strategy: StrategyName| {
+        response::challenge(strategy == StrategyName::HeaderProxyAuthorization)
+    };
 
     if decision.policy == Policy::Bypass {
         return match identity {
@@ -317,10 +380,18 @@ fn respond(
             // ends in this strategy's challenge.
             challenge(*strategy)
         }
-        Identity::User { user, level, header_strategy } => match decision.policy {
+        Identity::User {
+            user,
+            level,
+            header_strategy,
+        } => match decision.policy {
             Policy::Deny => response::forbidden(),
             Policy::OneFactor | Policy::TwoFactor => {
-                let needed = if decision.policy == Policy::TwoFactor { Level::TwoFactor } else { Level::OneFactor };
+                let needed = if decision.policy == Policy::TwoFactor {
+                    Level::TwoFactor
+                } else {
+                    Level::OneFactor
+                };
                 if *level >= needed {
                     response::allowed(Some(user))
                 } else if let Some(strategy) = header_strategy {
@@ -348,7 +419,9 @@ fn log_decision(endpoint: &Endpoint, target: &Target, identity: &Identity, decis
         Identity::User { user, .. } => user.username.as_str(),
         _ => "",
     };
-    let rule = decision.rule.map_or_else(|| "default".to_owned(), |index| index.to_string());
+    let rule = decision
+        .rule
+        .map_or_else(|| "default".to_owned(), |index| index.to_string());
     let policy = format!("{:?}", decision.policy);
     if decision.policy == Policy::Deny {
         tracing::info!(endpoint = %endpoint.name, host = %target.host(), method = target.method(), user, rule, policy, "authz decision");
@@ -360,6 +433,8 @@ fn log_decision(endpoint: &Endpoint, target: &Target, identity: &Identity, decis
 impl AuthzState {
     /// The index of the first cookie domain that is the host or a parent of it.
     pub fn cookie_domain_for(&self, host: &CanonicalHost) -> Option<usize> {
-        self.cookie_domains.iter().position(|domain| is_same_or_subdomain(host, &domain.host))
+        self.cookie_domains
+            .iter()
+            .position(|domain| is_same_or_subdomain(host, &domain.host))
     }
 }

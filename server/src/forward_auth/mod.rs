@@ -50,7 +50,11 @@ pub fn cookie_domains(config: &Config) -> Result<Vec<CookieDomainEntry>, String>
         .map(|cookie| {
             let host = canonicalize_host(cookie.domain.trim_start_matches('.'))
                 .map_err(|error| format!("session.cookies domain {:?}: {error}", cookie.domain))?;
-            Ok(CookieDomainEntry { host, portal: cookie.authelia_url.clone(), config: cookie.clone() })
+            Ok(CookieDomainEntry {
+                host,
+                portal: cookie.authelia_url.clone(),
+                config: cookie.clone(),
+            })
         })
         .collect()
 }
@@ -84,7 +88,8 @@ pub fn endpoints(
                 .iter()
                 .map(|strategy| Strategy {
                     name: strategy.name,
-                    basic: (strategy.name != StrategyName::CookieSession).then(|| basic_for(strategy)),
+                    basic: (strategy.name != StrategyName::CookieSession)
+                        .then(|| basic_for(strategy)),
                 })
                 .collect(),
         })
@@ -108,11 +113,16 @@ pub fn routes(state: Arc<AuthzState>, endpoints: &[Arc<Endpoint>]) -> Router {
             async move { handler::handle(state, endpoint, connect, method, uri, headers).await }
         };
         let method_router: MethodRouter<Arc<AuthzState>> = match implementation {
-            Implementation::ForwardAuth | Implementation::AuthRequest => get(handler.clone()).head(handler),
+            Implementation::ForwardAuth | Implementation::AuthRequest => {
+                get(handler.clone()).head(handler)
+            }
             Implementation::ExtAuthz | Implementation::Legacy => any(handler),
         };
         router = router.route(&path, method_router.clone());
-        if matches!(implementation, Implementation::ExtAuthz | Implementation::Legacy) {
+        if matches!(
+            implementation,
+            Implementation::ExtAuthz | Implementation::Legacy
+        ) {
             router = router.route(&format!("{path}/"), method_router.clone());
             router = router.route(&format!("{path}/{{*rest}}"), method_router);
         }

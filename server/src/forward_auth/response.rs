@@ -6,8 +6,8 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
 use crate::forward_auth::escape::redirect_body;
-use crate::forward_auth::target::Implementation;
 use crate::forward_auth::handler::Identified;
+use crate::forward_auth::target::Implementation;
 
 const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 const TEXT_HTML: &str = "text/html; charset=utf-8";
@@ -27,8 +27,12 @@ pub const REMOTE_EMAIL: HeaderName = HeaderName::from_static("remote-email");
 fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut response = Response::new(Body::from(text));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_PLAIN));
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_PLAIN));
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -49,7 +53,9 @@ pub fn forbidden() -> Response {
 /// 503 with `Retry-After` when a Basic credential could not be checked now.
 pub fn busy() -> Response {
     let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable");
-    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
     response
 }
 
@@ -57,16 +63,21 @@ pub fn busy() -> Response {
 /// `HeaderProxyAuthorization` strategy.
 pub fn challenge(proxy: bool) -> Response {
     if proxy {
-        let mut response = plain(StatusCode::PROXY_AUTHENTICATION_REQUIRED, "407 Proxy Authentication Required");
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("proxy-authenticate"), HeaderValue::from_static(BASIC_CHALLENGE));
+        let mut response = plain(
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            "407 Proxy Authentication Required",
+        );
+        response.headers_mut().insert(
+            HeaderName::from_static("proxy-authenticate"),
+            HeaderValue::from_static(BASIC_CHALLENGE),
+        );
         response
     } else {
         let mut response = plain(StatusCode::UNAUTHORIZED, "401 Unauthorized");
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("www-authenticate"), HeaderValue::from_static(BASIC_CHALLENGE));
+        response.headers_mut().insert(
+            HeaderName::from_static("www-authenticate"),
+            HeaderValue::from_static(BASIC_CHALLENGE),
+        );
         response
     }
 }

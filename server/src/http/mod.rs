@@ -28,13 +28,20 @@ pub struct AppState {
 /// Builds the whole router: the authz endpoints, the JSON endpoints, the portal's pages and its
 /// static files.
 pub fn router(services: &Services, leptos: Arc<LeptosOptions>) -> Router {
-    let state = AppState { db: services.db.clone(), clock: services.clock.clone(), leptos };
+    let state = AppState {
+        db: services.db.clone(),
+        clock: services.clock.clone(),
+        leptos,
+    };
     base_router(state).merge(authz_router(services))
 }
 
 /// The authz endpoints alone: what the forward-auth tests drive.
 pub fn authz_router(services: &Services) -> Router {
-    request_id::layer(crate::forward_auth::routes(Arc::clone(&services.authz), &services.endpoints))
+    request_id::layer(crate::forward_auth::routes(
+        Arc::clone(&services.authz),
+        &services.endpoints,
+    ))
 }
 
 /// The router without the authz endpoints: health, portal pages and static files.
