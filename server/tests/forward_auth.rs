@@ -16,7 +16,7 @@ use gatehouse::clock::Clock;
 use gatehouse::identity::hashing::{hash_password, Argon2Params, Argon2Variant};
 use gatehouse::services::Services;
 use gatehouse::session::Level;
-use gatehouse::storage::{Cipher, Database, DatabaseOptions, UserRecord};
+use gatehouse::storage::{Cipher, Database, UserRecord};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -346,7 +346,137 @@ on_both_databases!(
     websocket_headers_ignored,
     forged_session_ids_anonymous,
     large_headers_accepted,
+    ext_authz_reads_host_and_sub_path,
+    non_ascii_identity_sent_as_utf8,
+    admin_changes_end_access_at_once,
 );
+
+async fn ext_authz_reads_host_and_sub_path(backend: Backend) {
+    let app = App::new(backend, SHARED_SETUP, "").await;
+    let cookie = format!(
+        "gatehouse_session={}",
+        app.session("alice", Level::OneFactor).await
+    );
+    let headers = [
+        ("host", "app.example.com"),
+        ("x-forwarded-proto", "https"),
+        ("accept", BROWSER_ACCEPT),
+    ];
+    let anonymous = app
+        .send_from(
+            "127.0.0.1:40000",
+            "POST",
+            "/api/authz/ext-authz//app/x?y=1",
+            &headers,
+        )
+        .await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        anonymous.header("location"),
+        Some(
+            "https://auth.example.com/?rd=https%3A%2F%2Fapp.example.com%2Fapp%2Fx%3Fy%3D1&rm=POST"
+        )
+    );
+    let mut with_cookie = headers.to_vec();
+    with_cookie.push(("cookie", &cookie));
+    let allowed = app
+        .send_from(
+            "127.0.0.1:40000",
+            "GET",
+            "/api/authz/ext-authz/app/x",
+            &with_cookie,
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.header("remote-user"), Some("alice"));
+    let evil_portal = [
+        ("host", "app.example.com"),
+        ("x-forwarded-proto", "https"),
+        ("x-authelia-url", "https://evil.example.net/"),
+    ];
+    assert_eq!(
+        app.send("/api/authz/ext-authz/", &evil_portal).await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+async fn non_ascii_identity_sent_as_utf8(backend: Backend) {
+    // BR-36.
+    let app = App::new(backend, SHARED_SETUP, "").await;
+    let record = UserRecord {
+        username: "zoe".to_owned(),
+        display_name: "Zoë Ålvarez-Nuñez".to_owned(),
+        email: Some("zoe@example.com".to_owned()),
+        password_hash: hash_password("zoe-password-1", &cheap_params()).expect("hash"),
+        disabled: false,
+        groups: vec!["dev".to_owned(), "ops team".to_owned()],
+    };
+    app.services
+        .db
+        .create_user(&record, START_MILLIS)
+        .await
+        .expect("create zoe");
+    let cookie = format!(
+        "gatehouse_session={}",
+        app.session("zoe", Level::OneFactor).await
+    );
+    let mut headers = forward_auth_headers("app.example.com", "/", "GET");
+    headers.push(("cookie", &cookie));
+    let answer = app.send("/api/authz/forward-auth", &headers).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("remote-user"), Some("zoe"));
+    assert_eq!(answer.header("remote-groups"), Some("dev,ops team"));
+    assert_eq!(answer.header("remote-email"), Some("zoe@example.com"));
+    let name = answer
+        .headers
+        .get("remote-name")
+        .expect("Remote-Name")
+        .as_bytes();
+    assert_eq!(name, "Zoë Ålvarez-Nuñez".as_bytes());
+}
+
+async fn admin_changes_end_access_at_once(backend: Backend) {
+    // BR-33 with users in the database.
+    let rules = "access_control:\n  default_policy: deny\n  rules:\n    - domain: 'dev.example.com'\n      subject: 'group:dev'\n      policy: one_factor\n";
+    let app = App::new(backend, rules, "").await;
+    let check = |cookie: String| {
+        let app = &app;
+        async move {
+            let mut headers = forward_auth_headers("dev.example.com", "/", "GET");
+            headers.push(("cookie", cookie.as_str()));
+            app.send("/api/authz/forward-auth", &headers).await
+        }
+    };
+    let cookie = format!(
+        "gatehouse_session={}",
+        app.session("alice", Level::OneFactor).await
+    );
+    let answer = check(cookie.clone()).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("remote-groups"), Some("dev"));
+
+    app.services
+        .db
+        .set_user_groups("alice", &["ops".to_owned()], START_MILLIS)
+        .await
+        .expect("change groups");
+    assert_eq!(
+        check(cookie.clone()).await.status,
+        StatusCode::FORBIDDEN,
+        "the group change is seen at once"
+    );
+
+    app.services
+        .db
+        .set_user_disabled("alice", true, START_MILLIS)
+        .await
+        .expect("disable");
+    assert_eq!(
+        check(cookie).await.status,
+        StatusCode::FOUND,
+        "disabling ends the session at once"
+    );
+}
 
 async fn anonymous_browser_redirected(backend: Backend) {
     let app = App::new(backend, SHARED_SETUP, "").await;
