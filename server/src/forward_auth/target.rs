@@ -98,6 +98,8 @@ pub enum BadRequest {
     PortalOverrideUserinfo,
     #[error("portal URL override is not the cookie domain or under it")]
     PortalOverrideOutsideDomain,
+    #[error("a portal URL query parameter (authelia_url or rd) appears more than once")]
+    RepeatedQueryParameter,
     #[error("the peer is not a trusted proxy, so its forwarded headers are not used")]
     UntrustedPeer,
     #[error("target host is not under any configured cookie domain")]
@@ -658,7 +660,8 @@ fn canonicalize_path(path_raw: &str) -> Result<String, BadRequest> {
     let mut trailing_slash = false;
     for segment in decoded.split('/') {
         // Servlet containers (Tomcat, Jetty) drop `;parameters` from a segment before reading
-        // it, so `..;x` climbs like `..` there. Such segments count as dot segments here too.
+        // it, so `..;x` climbs like `..` and `/admin;.css` serves `/admin` there. Rules see the
+        // segment without its parameters, which can only make matching stricter.
         let name = segment.split(';').next().unwrap_or_default();
         match name {
             "." => trailing_slash = true,
@@ -666,9 +669,9 @@ fn canonicalize_path(path_raw: &str) -> Result<String, BadRequest> {
                 segments.pop();
                 trailing_slash = true;
             }
-            _ if segment.is_empty() => trailing_slash = true,
+            "" => trailing_slash = true,
             _ => {
-                segments.push(segment);
+                segments.push(name);
                 trailing_slash = false;
             }
         }
@@ -1184,7 +1187,9 @@ mod tests {
             ("/public/..;/admin", "/admin"),
             ("/public/..;jsessionid=x/admin", "/admin"),
             ("/public/.;/admin", "/public/admin"),
-            ("/admin;x=1", "/admin;x=1"),
+            ("/admin;x=1", "/admin"),
+            ("/admin;.css", "/admin"),
+            ("/;x/admin", "/admin"),
             ("/...", "/..."),
             ("/.../admin", "/.../admin"),
             ("/a.b/c..d", "/a.b/c..d"),
