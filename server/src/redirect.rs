@@ -46,7 +46,18 @@ pub fn check_portal_override(
     candidate: &str,
     cookie_domain: &CanonicalHost,
 ) -> Result<Url, BadRequest> {
+    // The URL parser would strip or encode whitespace and control characters, which hides a
+    // joined list such as `https://a/, https://b/`: such a value is refused outright.
+    if candidate
+        .bytes()
+        .any(|byte| byte.is_ascii_whitespace() || byte.is_ascii_control())
+    {
+        return Err(BadRequest::PortalOverrideNotHttps);
+    }
     let url = Url::parse(candidate).map_err(|_| BadRequest::PortalOverrideNotHttps)?;
+    if url.fragment().is_some() {
+        return Err(BadRequest::PortalOverrideNotHttps);
+    }
     let host = canonical_url_host(&url).ok_or(BadRequest::PortalOverrideNotHttps)?;
     if !scheme_allowed(url.scheme(), &host, &["https"]) {
         return Err(BadRequest::PortalOverrideNotHttps);

@@ -220,3 +220,44 @@ fn groups_need_username() {
     );
     assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
 }
+
+#[test]
+fn override_keeps_strictest_policy() {
+    let instance = Instance::new(
+        Backend::Sqlite,
+        "access_control:
+  default_policy: one_factor
+  rules:
+    - domain: 'app.example.com'
+      methods: ['POST']
+      policy: bypass
+    - domain: 'app.example.com'
+      methods: ['DELETE']
+      policy: deny
+",
+    );
+    let plain = check(
+        &instance,
+        &[
+            "--url",
+            "https://app.example.com/items",
+            "--method",
+            "POST",
+            "--json",
+        ],
+    );
+    assert_eq!(plain, "{\"policy\":\"bypass\",\"rule\":0}\n");
+    // The backend may act on DELETE, which the second rule denies: the server and this command
+    // both answer with the strictest of the two decisions.
+    let overridden = check(
+        &instance,
+        &[
+            "--url",
+            "https://app.example.com/items?_method=delete",
+            "--method",
+            "POST",
+            "--json",
+        ],
+    );
+    assert_eq!(overridden, "{\"policy\":\"deny\",\"rule\":1}\n");
+}

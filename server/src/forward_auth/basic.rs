@@ -272,6 +272,29 @@ impl BasicVerifier {
         }
 
         let BasicCredentials { username, password } = credentials;
+        // A banned address is turned away before the directory is read at all.
+        match self.regulator.check_ban(None, &subject).await {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                let account_key = normalize_username(&username);
+                self.record_failure(&AttemptRecord {
+                    account_key: &account_key,
+                    successful: false,
+                    banned: true,
+                    factor: AttemptFactor::First,
+                    method: ATTEMPT_METHOD,
+                    subject,
+                    request_uri: target_uri,
+                    request_method: target_method,
+                })
+                .await;
+                return BasicOutcome::Failure;
+            }
+            Err(error) => {
+                tracing::error!(%error, "Basic credentials rejected: ban check failed");
+                return BasicOutcome::Failure;
+            }
+        }
         let found = match self.directory.find_by_login(&username).await {
             Ok(found) => found,
             Err(error) => {

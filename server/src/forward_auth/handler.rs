@@ -12,7 +12,7 @@ use axum::http::header::HOST;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::response::Response;
 
-use crate::access::{Decision, Request as AccessRequest, Subject as AccessSubject};
+use crate::access::{AccessControl, Decision, Request as AccessRequest, Subject as AccessSubject};
 use crate::config::{Policy, StrategyName};
 use crate::domain::{is_same_or_subdomain, CanonicalHost};
 use crate::forward_auth::basic::{parse_authorization_lines, BasicOutcome, OtherSchemes, Parsed};
@@ -36,6 +36,9 @@ pub struct Endpoint {
 /// One identification strategy of an endpoint, with the Basic verifier its cache belongs to.
 pub struct Strategy {
     pub name: StrategyName,
+    /// The Basic verifier of a header strategy whose `schemes` list Basic; `None` for the cookie
+    /// strategy and for a header strategy that does not accept Basic, whose Basic header is
+    /// then treated as absent.
     pub basic: Option<Arc<crate::forward_auth::basic::BasicVerifier>>,
 }
 
@@ -88,7 +91,8 @@ pub async fn handle(
     match evaluate(&state, &endpoint, peer.ip(), &method, &uri, &headers).await {
         Ok(response) => response,
         Err(reason) => {
-            tracing::info!(endpoint = %endpoint.name, %reason, peer = %peer.ip(), "authz request refused as bad");
+            // Debug, not info: a client can send any number of these.
+            tracing::debug!(endpoint = %endpoint.name, %reason, peer = %peer.ip(), "authz request refused as bad");
             response::bad_request(implementation)
         }
     }
@@ -128,10 +132,6 @@ async fn evaluate(
         &target,
     )
     .await;
-    if let Identity::Busy = identity {
-        return Ok(response::busy());
-    }
-
     let subject = match &identity {
         Identity::User { user, .. } => AccessSubject::User {
             username: &user.username,
@@ -139,7 +139,7 @@ async fn evaluate(
         },
         _ => AccessSubject::Anonymous,
     };
-    let decision = decide_strictest(state, &target, client, &subject);
+    let decision = decide_for_target(&state.access, &target, client.known(), &subject);
     log_decision(endpoint, &target, &identity, &decision);
 
     let answer = respond(
@@ -157,10 +157,10 @@ async fn evaluate(
 
 /// Decides for the target method and for every method an override names, and keeps the strictest
 /// answer: the backend may act on any of them, so the answer must hold for each.
-fn decide_strictest(
-    state: &AuthzState,
+pub fn decide_for_target(
+    access: &AccessControl,
     target: &Target,
-    client: ClientIp,
+    client_ip: Option<IpAddr>,
     subject: &AccessSubject<'_>,
 ) -> Decision {
     let resource = target.resource_string();
@@ -172,9 +172,9 @@ fn decide_strictest(
             path: target.canonical_path(),
             resource: &resource,
             query: target.query_pairs(),
-            client_ip: client.known(),
+            client_ip,
         };
-        state.access.decide(&request, subject)
+        access.decide(&request, subject)
     };
     let mut strictest = decide_for(target.method());
     for method in target.method_overrides() {
@@ -240,15 +240,23 @@ fn portal_url(
     headers: &HeaderMap,
 ) -> Result<Option<String>, BadRequest> {
     let domain = &state.cookie_domains[domain_index];
-    let query_override = |name: &str| -> Option<String> {
-        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
+    let query_override = |name: &str| -> Result<Option<String>, BadRequest> {
+        let mut values = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned());
+        let first = values.next();
+        // As with the destination headers, Gatehouse never picks one of several values.
+        if values.next().is_some() {
+            return Err(BadRequest::RepeatedQueryParameter);
+        }
+        Ok(first)
     };
     let override_value = match endpoint.implementation {
-        Implementation::ForwardAuth | Implementation::AuthRequest => query_override("authelia_url"),
+        Implementation::ForwardAuth | Implementation::AuthRequest => {
+            query_override("authelia_url")?
+        }
         Implementation::ExtAuthz => portal_override_header(headers)?.map(str::to_owned),
-        Implementation::Legacy => match query_override("rd") {
+        Implementation::Legacy => match query_override("rd")? {
             Some(rd) => Some(rd),
             None => portal_override_header(headers)?.map(str::to_owned),
         },

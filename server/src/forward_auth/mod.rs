@@ -19,7 +19,7 @@ use ipnet::IpNet;
 use url::Url;
 
 use crate::access::AccessControl;
-use crate::config::{Config, CookieDomain, StrategyName};
+use crate::config::{AuthScheme, Config, CookieDomain, StrategyName};
 use crate::domain::{canonicalize_host, CanonicalHost};
 use crate::session::SessionStore;
 
@@ -88,8 +88,9 @@ pub fn endpoints(
                 .iter()
                 .map(|strategy| Strategy {
                     name: strategy.name,
-                    basic: (strategy.name != StrategyName::CookieSession)
-                        .then(|| basic_for(strategy)),
+                    basic: (strategy.name != StrategyName::CookieSession
+                        && strategy.schemes.contains(&AuthScheme::Basic))
+                    .then(|| basic_for(strategy)),
                 })
                 .collect(),
         })
