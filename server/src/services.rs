@@ -34,17 +34,32 @@ pub struct Services {
 }
 
 impl Services {
-    /// Builds every part; an error names what could not be built and why.
+    /// Builds every part, with one password-hashing worker per core; an error names what could
+    /// not be built and why.
     pub async fn build(config: Config, db: Database, clock: Clock) -> Result<Services, String> {
-        let directory = UserDirectory::open(&config.authentication_backend, &db)
-            .map_err(|error| error.to_string())?;
         let workers = std::thread::available_parallelism().map_or(2, usize::from);
-        let pool = HashingPool::new(
+        Self::build_with_hashing(
+            config,
+            db,
+            clock,
             workers,
             workers * HASHING_QUEUE_PER_WORKER,
-            hashing_params(&config),
         )
-        .map_err(|error| format!("cannot start the password hashing pool: {error}"))?;
+        .await
+    }
+
+    /// Builds every part with a hashing pool of `workers` threads and `queue` waiting places.
+    pub async fn build_with_hashing(
+        config: Config,
+        db: Database,
+        clock: Clock,
+        workers: usize,
+        queue: usize,
+    ) -> Result<Services, String> {
+        let directory = UserDirectory::open(&config.authentication_backend, &db)
+            .map_err(|error| error.to_string())?;
+        let pool = HashingPool::new(workers, queue, hashing_params(&config))
+            .map_err(|error| format!("cannot start the password hashing pool: {error}"))?;
         let pool = Arc::new(pool);
         let regulator = Regulator::new(db.clone(), clock.clone(), config.regulation.clone());
         let sessions = SessionStore::new(

@@ -86,7 +86,10 @@ impl UserDirectory {
     pub async fn find_by_login(&self, login: &str) -> Result<Option<UserProfile>, DirectoryError> {
         match self {
             UserDirectory::Database(directory) => directory.find_by_login(login).await,
-            UserDirectory::File(directory) => directory.find_by_login(login),
+            UserDirectory::File(directory) => {
+                refresh_file(directory).await;
+                directory.find_by_login(login)
+            }
         }
     }
 
@@ -94,7 +97,10 @@ impl UserDirectory {
     pub async fn get(&self, username: &str) -> Result<Option<UserProfile>, DirectoryError> {
         match self {
             UserDirectory::Database(directory) => directory.get(username).await,
-            UserDirectory::File(directory) => directory.get(username),
+            UserDirectory::File(directory) => {
+                refresh_file(directory).await;
+                directory.get(username)
+            }
         }
     }
 
@@ -105,6 +111,18 @@ impl UserDirectory {
             Some(user) => user.username.to_lowercase(),
             None => normalize_username(login),
         })
+    }
+}
+
+/// Re-reads the users file when it changed, off the async runtime: the check costs a `stat` at
+/// most once a second, and a changed file is parsed on a blocking thread.
+async fn refresh_file(directory: &Arc<FileDirectory>) {
+    if !directory.check_due() {
+        return;
+    }
+    let directory = Arc::clone(directory);
+    if let Err(error) = tokio::task::spawn_blocking(move || directory.reload_if_changed()).await {
+        tracing::error!(%error, "checking the users file for changes failed");
     }
 }
 
@@ -182,21 +200,30 @@ impl FileDirectory {
     }
 
     fn users(&self) -> Arc<Vec<UserProfile>> {
-        self.reload_if_changed();
         match self.state.read() {
             Ok(users) => Arc::clone(&users),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
 
+    /// Returns true at most once per [`FILE_CHECK_INTERVAL`]: when the file should be checked.
+    fn check_due(&self) -> bool {
+        let Ok(mut stamp) = self.last_check.lock() else {
+            return false;
+        };
+        if stamp.checked_at.elapsed() < FILE_CHECK_INTERVAL {
+            return false;
+        }
+        stamp.checked_at = Instant::now();
+        true
+    }
+
+    /// Re-reads the file if its modification time or length changed. Blocking: call it from a
+    /// blocking thread.
     fn reload_if_changed(&self) {
         let Ok(mut stamp) = self.last_check.lock() else {
             return;
         };
-        if stamp.checked_at.elapsed() < FILE_CHECK_INTERVAL {
-            return;
-        }
-        stamp.checked_at = Instant::now();
         let Ok(metadata) = std::fs::metadata(&self.path) else {
             tracing::error!(path = %self.path.display(), "cannot read the users file; keeping the users loaded before");
             return;
@@ -323,9 +350,11 @@ mod tests {
         }
     }
 
-    /// Makes the next lookup check the file again instead of waiting a second.
+    /// Checks the file again at once instead of waiting a second, as a lookup would.
     fn expire_check(directory: &FileDirectory) {
         directory.last_check.lock().unwrap().checked_at = Instant::now() - FILE_CHECK_INTERVAL * 2;
+        assert!(directory.check_due());
+        directory.reload_if_changed();
     }
 
     #[test]
