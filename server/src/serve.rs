@@ -20,6 +20,10 @@ use tower::ServiceExt;
 /// hyper refuses a read buffer smaller than this (bytes).
 pub const MIN_HEADER_LIMIT: usize = 8192;
 
+/// Header lines accepted in one request. hyper's default of 100 is too few for a forward-auth
+/// request, which carries the client's headers and the proxy's own.
+pub const MAX_HEADER_LINES: usize = 512;
+
 /// How long open connections get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -42,6 +46,7 @@ pub async fn serve(
     builder
         .http1()
         .max_buf_size(header_limit)
+        .max_headers(MAX_HEADER_LINES)
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(30));
     builder
@@ -104,7 +109,8 @@ fn log_connection_error(
         tracing::warn!(
             %peer,
             limit_bytes = header_limit,
-            "answered 431: request headers larger than server.buffers.read; raise that key to accept them"
+            max_header_lines = MAX_HEADER_LINES,
+            "answered 431: request head larger than server.buffers.read or with too many header lines; raise server.buffers.read to accept larger heads"
         );
     } else {
         tracing::debug!(%peer, %error, "connection ended with an error");

@@ -1,6 +1,7 @@
 //! Logs: text or JSON lines on standard error, or appended to `log.file_path`.
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
@@ -19,9 +20,11 @@ pub fn init(log: &LogConfig) -> Result<(), String> {
             level = log.level.as_str()
         )),
     };
+    // Colours only on a terminal: redirected logs stay plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
 
     let outcome = match (&log.file_path, log.format) {
         (None, LogFormat::Text) => builder.with_writer(std::io::stderr).try_init(),

@@ -68,6 +68,15 @@ fn list_json(instance: &Instance) -> Value {
 fn add_then_list_json(backend: Backend) {
     let instance = Instance::new(backend, "");
     add_alice(&instance);
+    if backend == Backend::Sqlite {
+        use std::os::unix::fs::PermissionsExt;
+        let database = instance.directory.path().join("gatehouse.sqlite3");
+        let mode = std::fs::metadata(&database)
+            .expect("the database exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the database holds password hashes");
+    }
     assert_eq!(
         list_json(&instance),
         json!([{

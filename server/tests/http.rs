@@ -168,13 +168,26 @@ fn start_server(backend: Backend) -> Server {
 
 /// Sends one raw HTTP/1.1 request and returns the status code of the answer.
 fn status_of_raw_request(address: SocketAddr, extra_header_bytes: usize) -> u16 {
+    status_of_raw_request_with_lines(address, extra_header_bytes, 0)
+}
+
+/// Sends one raw HTTP/1.1 request with a cookie of `extra_header_bytes` and `extra_lines` short
+/// header lines, and returns the status code of the answer.
+fn status_of_raw_request_with_lines(
+    address: SocketAddr,
+    extra_header_bytes: usize,
+    extra_lines: usize,
+) -> u16 {
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let cookie = "a".repeat(extra_header_bytes);
+    let lines: String = (0..extra_lines)
+        .map(|index| format!("X-Extra-{index}: a\r\n"))
+        .collect();
     let request = format!(
-        "GET /api/health HTTP/1.1\r\nHost: auth.example.com\r\nCookie: other={cookie}\r\nConnection: close\r\n\r\n"
+        "GET /api/health HTTP/1.1\r\nHost: auth.example.com\r\nCookie: other={cookie}\r\n{lines}Connection: close\r\n\r\n"
     );
     stream
         .write_all(request.as_bytes())
@@ -197,6 +210,11 @@ fn serve_limits_headers_and_stops_on_sigterm() {
     // 30 KiB of cookies fit under the default 32 KiB limit (server.buffers.read).
     assert_eq!(status_of_raw_request(server.address, 30 * 1024), 200);
     assert_eq!(status_of_raw_request(server.address, 200 * 1024), 431);
+    // A proxy forwards the client's headers and adds its own: 150 short lines are normal.
+    assert_eq!(
+        status_of_raw_request_with_lines(server.address, 100, 150),
+        200
+    );
     assert_eq!(
         status_of_raw_request(server.address, 100),
         200,

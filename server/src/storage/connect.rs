@@ -58,6 +58,21 @@ macro_rules! run_migrations {
     }};
 }
 
+/// Creates a missing database file readable by its owner only (mode 0600): it holds password
+/// hashes and session records, and SQLite gives its `-wal` and `-shm` files the same mode. A
+/// failure is left to SQLite's own open, which reports it with the path.
+fn create_private_file(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() {
+        return;
+    }
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+}
+
 /// Opens a pool to the configured database after migrating it.
 pub(super) async fn open(options: &DatabaseOptions) -> Result<Pool, StorageError> {
     match options {
@@ -67,6 +82,7 @@ pub(super) async fn open(options: &DatabaseOptions) -> Result<Pool, StorageError
 }
 
 async fn open_sqlite(path: &Path) -> Result<Pool, StorageError> {
+    create_private_file(path);
     let connect_options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
