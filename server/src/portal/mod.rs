@@ -1,0 +1,109 @@
+//! The portal's JSON API, compatible with Authelia's: login steps, session state, logout and
+//! the checks the portal page calls.
+//!
+//! Every request is first matched to a configured portal by its host, and every POST passes the
+//! cross-site request forgery check (see [`request`]). Responses use the envelope
+//! `{"status":"OK","data":…}` or `{"status":"KO","message":…}` and carry
+//! `Cache-Control: no-store`.
+
+mod first_factor;
+mod request;
+mod response;
+mod second_factor;
+mod session_info;
+mod target;
+mod totp;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::http::header::CACHE_CONTROL;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::CanonicalHost;
+use crate::forward_auth::rate_limit::RateLimiter;
+use crate::forward_auth::AuthzState;
+use crate::identity::directory::UserDirectory;
+use crate::identity::pool::HashingPool;
+use crate::identity::regulation::Regulator;
+use crate::services::Services;
+use crate::session::SessionStore;
+use crate::storage::Database;
+
+/// State shared by the portal endpoints.
+struct PortalState {
+    config: Arc<Config>,
+    db: Database,
+    clock: Clock,
+    directory: UserDirectory,
+    pool: Arc<HashingPool>,
+    regulator: Regulator,
+    sessions: SessionStore,
+    authz: Arc<AuthzState>,
+    /// The `second_factor_totp` rate limit, per client IP.
+    totp_limiter: RateLimiter<IpAddr>,
+    /// The canonical hosts of every cookie domain, which redirect targets must be under.
+    redirect_domains: Vec<CanonicalHost>,
+}
+
+impl PortalState {
+    fn new(services: &Services) -> PortalState {
+        PortalState {
+            config: Arc::clone(&services.config),
+            db: services.db.clone(),
+            clock: services.clock.clone(),
+            directory: services.directory.clone(),
+            pool: Arc::clone(&services.pool),
+            regulator: services.regulator.clone(),
+            sessions: services.sessions.clone(),
+            authz: Arc::clone(&services.authz),
+            totp_limiter: RateLimiter::new(
+                &services
+                    .config
+                    .server
+                    .endpoints
+                    .rate_limits
+                    .second_factor_totp,
+                services.clock.clone(),
+            ),
+            redirect_domains: services
+                .authz
+                .cookie_domains
+                .iter()
+                .map(|entry| entry.host.clone())
+                .collect(),
+        }
+    }
+}
+
+/// Builds the JSON API routes of the portal. The caller mounts them beside the authz endpoints
+/// and must serve them with `into_make_service_with_connect_info::<SocketAddr>()`, because the
+/// client IP and the trust in forwarded headers come from the TCP peer.
+pub fn routes(services: &Services) -> Router {
+    let state = Arc::new(PortalState::new(services));
+    Router::new()
+        .route("/api/state", get(session_info::state))
+        .route("/api/firstfactor", post(first_factor::first_factor))
+        .route("/api/secondfactor/totp", post(second_factor::totp))
+        .route("/api/user/info", get(session_info::user_info))
+        .route("/api/logout", post(session_info::logout))
+        .route(
+            "/api/checks/safe-redirection",
+            post(session_info::safe_redirection),
+        )
+        .layer(axum::middleware::map_response(no_store))
+        .with_state(state)
+}
+
+/// Marks every response as not cacheable, because responses carry session state and cookies.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

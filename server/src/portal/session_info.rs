@@ -1,0 +1,187 @@
+//! The session endpoints: `GET /api/state`, `GET /api/user/info`, `POST /api/logout` and
+//! `POST /api/checks/safe-redirection`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::session::{Level, SessionStore};
+
+use super::request::admit;
+use super::response::{forbidden, internal_error, ko, ok, with_cookie};
+use super::target::safe_target;
+use super::PortalState;
+
+/// `GET /api/state`: the user and level of the browser's session, anonymous when it has none.
+pub(super) async fn state(
+    State(state): State<Arc<PortalState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let portal = match admit(&state, peer, &headers, false) {
+        Ok(portal) => portal,
+        Err(response) => return response,
+    };
+    let resolution = state.sessions.resolve(&headers, &portal.entry.config).await;
+    if resolution.store_error {
+        return internal_error();
+    }
+    let (username, level) = match &resolution.session {
+        Some(session) => (session.username(), session.level()),
+        None => ("", Level::Anonymous),
+    };
+    let mut data = json!({
+        "username": username,
+        "authentication_level": level.number(),
+        // NOTE: every session of level one or more began with a password today. Passkey logins
+        // (possession only) will need the first factor's kind stored in the session.
+        "factor_knowledge": level >= Level::OneFactor,
+    });
+    if let Some(url) = &portal.entry.config.default_redirection_url {
+        data["default_redirection_url"] = json!(url.as_str());
+    }
+    with_cookie(ok(Some(data)), resolution.clear_cookie)
+}
+
+/// `GET /api/user/info`: the profile and second-factor methods of a logged-in user.
+pub(super) async fn user_info(
+    State(state): State<Arc<PortalState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let portal = match admit(&state, peer, &headers, false) {
+        Ok(portal) => portal,
+        Err(response) => return response,
+    };
+    let resolution = state.sessions.resolve(&headers, &portal.entry.config).await;
+    if resolution.store_error {
+        return internal_error();
+    }
+    let Some(session) = resolution.session else {
+        return with_cookie(forbidden(), resolution.clear_cookie);
+    };
+    let username = session.username();
+
+    let lookups = tokio::try_join!(
+        state.db.get_totp_configuration(username),
+        state.db.list_webauthn_credentials(username),
+        state.db.get_user(username),
+    );
+    let (totp, webauthn, stored_user) = match lookups {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::error!(%error, username, "reading the user's second-factor methods failed");
+            return internal_error();
+        }
+    };
+    let has_totp = totp.is_some();
+    let has_webauthn = !webauthn.is_empty();
+    // Users of the file backend have no stored preference, so the first registered method is
+    // chosen for them.
+    let preferred = stored_user.and_then(|user| user.preferred_2fa_method);
+    let method = match preferred.as_deref() {
+        Some("totp") if has_totp => "totp",
+        Some("webauthn") if has_webauthn => "webauthn",
+        _ if has_totp => "totp",
+        _ if has_webauthn => "webauthn",
+        _ => "",
+    };
+    ok(Some(json!({
+        "display_name": session.display_name(),
+        "emails": session.emails(),
+        "method": method,
+        "has_totp": has_totp,
+        "has_webauthn": has_webauthn,
+    })))
+}
+
+#[derive(Deserialize, Default)]
+struct LogoutBody {
+    #[serde(rename = "targetURL", default)]
+    target_url: Option<String>,
+}
+
+/// `POST /api/logout`: deletes the session from the store and clears the cookie. An empty body
+/// counts as no target URL.
+pub(super) async fn logout(
+    State(state): State<Arc<PortalState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let portal = match admit(&state, peer, &headers, true) {
+        Ok(portal) => portal,
+        Err(response) => return response,
+    };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        LogoutBody::default()
+    } else {
+        match serde_json::from_slice::<LogoutBody>(&body) {
+            Ok(body) => body,
+            Err(_) => {
+                return ko(
+                    StatusCode::BAD_REQUEST,
+                    "The body must be a JSON object with an optional targetURL string.",
+                )
+            }
+        }
+    };
+
+    let domain = &portal.entry.config;
+    let resolution = state.sessions.resolve(&headers, domain).await;
+    if resolution.store_error {
+        return internal_error();
+    }
+    let cookie = match resolution.session {
+        Some(session) => match state.sessions.destroy(session, domain).await {
+            Ok(cookie) => cookie,
+            Err(error) => {
+                tracing::error!(%error, "logout failed: deleting the session failed");
+                return internal_error();
+            }
+        },
+        None => SessionStore::clear_cookie(domain),
+    };
+    let safe = safe_target(&state, body.target_url.as_deref()).is_some();
+    with_cookie(ok(Some(json!({ "safeTargetURL": safe }))), Some(cookie))
+}
+
+#[derive(Deserialize)]
+struct SafeRedirectionBody {
+    uri: String,
+}
+
+/// `POST /api/checks/safe-redirection`: whether `uri` is a safe redirect target, for a
+/// logged-in user.
+pub(super) async fn safe_redirection(
+    State(state): State<Arc<PortalState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let portal = match admit(&state, peer, &headers, true) {
+        Ok(portal) => portal,
+        Err(response) => return response,
+    };
+    let resolution = state.sessions.resolve(&headers, &portal.entry.config).await;
+    if resolution.store_error {
+        return internal_error();
+    }
+    if resolution.session.is_none() {
+        return with_cookie(forbidden(), resolution.clear_cookie);
+    }
+    let Ok(body) = serde_json::from_slice::<SafeRedirectionBody>(&body) else {
+        return ko(
+            StatusCode::BAD_REQUEST,
+            "The body must be a JSON object with a uri string.",
+        );
+    };
+    let safe = safe_target(&state, Some(&body.uri)).is_some();
+    ok(Some(json!({ "ok": safe })))
+}
