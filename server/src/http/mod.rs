@@ -33,7 +33,9 @@ pub fn router(services: &Services, leptos: Arc<LeptosOptions>) -> Router {
         clock: services.clock.clone(),
         leptos,
     };
-    base_router(state).merge(authz_router(services))
+    base_router(state)
+        .merge(authz_router(services))
+        .merge(request_id::layer(crate::portal::routes(services)))
 }
 
 /// The authz endpoints alone: what the forward-auth tests drive.
