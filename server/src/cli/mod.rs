@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod access;
 mod context;
 mod embedded;
 mod serve;
@@ -60,6 +61,40 @@ pub enum Command {
     ImportUsers {
         /// The users file.
         file: PathBuf,
+    },
+    /// Test the access rules without running the server.
+    #[command(subcommand)]
+    Access(AccessCommand),
+}
+
+/// `gatehouse access …`
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Print the policy the access rules give one request, and the rule that decided.
+    ///
+    /// The rule is named by its 0-based index, as in the key path access_control.rules[N].
+    Check {
+        /// The request's absolute URL, such as https://app.example.com/path?key=value. A
+        /// `_method` query parameter counts as a method override.
+        #[arg(long)]
+        url: String,
+        /// User name of an identified user; without it the request is anonymous.
+        #[arg(long)]
+        username: Option<String>,
+        /// The user's groups, comma-separated.
+        #[arg(long, value_delimiter = ',', requires = "username")]
+        groups: Vec<String>,
+        /// The request's method, in upper-case letters.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The client's IP address; without it the client IP is unknown, so no rule with
+        /// networks matches.
+        #[arg(long)]
+        ip: Option<String>,
+        /// Print {"policy": "…", "rule": N} instead, where N is the 0-based rule index, or
+        /// null when the default policy decided.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -197,5 +232,6 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::HashPassword(_) => users::hash_password_command(&source).await,
         Command::ImportUsers { file } => users::import(&source, &file).await,
         Command::User(command) => users::run(&source, command).await,
+        Command::Access(command) => access::run(&source, command),
     }
 }
