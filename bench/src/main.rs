@@ -114,9 +114,12 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
         duration: Duration::from_secs(options.duration),
     };
 
-    // The rule engine goes first, while no server competes for the cores.
+    // The rule engine goes first, while no server competes for the cores. Each part prints its
+    // results when it ends, so a later failure does not hide them.
     progress("timing the rule engine");
     let rule_timings = rules::run(options.rule_iterations);
+    report::print_rules(&rule_timings, options.rule_iterations);
+    println!();
 
     let fixture = Fixture::create()?;
     progress(&format!("set-up in {}", fixture.directory().display()));
@@ -138,7 +141,8 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
     ));
     tokio::time::sleep(idle_for).await;
     let idle_kib = gatehouse.resident_kib()?;
-    progress(&format!("idle VmRSS {idle_kib} kB"));
+    report::print_idle_memory(idle_kib, idle_for);
+    println!();
 
     let bare = BareServer::start()?;
     let scenarios = scenarios::load_scenarios(&credentials);
@@ -165,6 +169,15 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
         });
     }
 
+    println!(
+        "Load: {} connections, {} s warm-up and {} s measured per run. Gatehouse and the bare handler take turns.",
+        settings.connections,
+        settings.warmup.as_secs(),
+        settings.duration.as_secs()
+    );
+    report::print_load_table(&results);
+    println!();
+
     progress("failed-credential timing series");
     let timing = timing::run(
         gatehouse.address,
@@ -176,27 +189,19 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
     drop(bare);
     drop(gatehouse);
 
-    println!();
-    println!(
-        "Load: {} connections, {} s warm-up and {} s measured per run; Gatehouse and the bare handler alternate.",
-        settings.connections,
-        settings.warmup.as_secs(),
-        settings.duration.as_secs()
-    );
-    report::print_load_table(&results);
-    println!();
     report::print_timing(&timing);
-    println!();
-    report::print_memory(idle_kib, idle_for, loaded_kib);
-    println!();
-    report::print_rules(&rule_timings, options.rule_iterations);
+    if let Some(loaded_kib) = loaded_kib {
+        println!();
+        report::print_loaded_memory(loaded_kib);
+    }
 
     let errors: u64 = results
         .iter()
         .map(|result| result.gatehouse.errors + result.bare.errors)
         .sum::<u64>()
         + timing.errors
-        + timing.differing_answers;
+        + timing.differing_answers
+        + u64::from(rule_timings.is_err());
     let targets_met = results
         .iter()
         .all(|result| result.meets_target() != Some(false))

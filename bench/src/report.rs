@@ -133,8 +133,8 @@ pub fn print_timing(result: &TimingResult) {
     }
 }
 
-/// Prints the resident memory readings, in MB of 10^6 bytes.
-pub fn print_memory(idle_kib: u64, idle_for: Duration, loaded_kib: Option<u64>) {
+/// Prints the idle resident memory in MB of 10^6 bytes, with its target.
+pub fn print_idle_memory(idle_kib: u64, idle_for: Duration) {
     let idle_bytes = idle_kib * 1024;
     println!(
         "Idle memory: VmRSS {:.1} MB after {} s idle (target ≤ {} MB): {}",
@@ -143,12 +143,14 @@ pub fn print_memory(idle_kib: u64, idle_for: Duration, loaded_kib: Option<u64>) 
         IDLE_MEMORY_TARGET_BYTES / 1_000_000,
         verdict(idle_bytes <= IDLE_MEMORY_TARGET_BYTES)
     );
-    if let Some(loaded_kib) = loaded_kib {
-        println!(
-            "Memory after the load runs: VmRSS {:.1} MB",
-            megabytes(loaded_kib * 1024)
-        );
-    }
+}
+
+/// Prints the resident memory after the load runs, in MB of 10^6 bytes.
+pub fn print_loaded_memory(loaded_kib: u64) {
+    println!(
+        "Memory after the load runs: VmRSS {:.1} MB",
+        megabytes(loaded_kib * 1024)
+    );
 }
 
 /// Prints the rule engine's decision times, or why they were not measured.
@@ -162,6 +164,14 @@ pub fn print_rules(result: &Result<Vec<RuleTiming>, String>, iterations: u64) {
                 println!(
                     "  {:>5} other-host rules  {:>8.1} ns per decision",
                     timing.other_host_rules, timing.nanoseconds_per_decision
+                );
+            }
+            if let (Some(first), Some(last)) = (timings.first(), timings.last()) {
+                println!(
+                    "  {} rules cost {:.2}× as much as {} (flat means about 1×)",
+                    last.other_host_rules,
+                    last.nanoseconds_per_decision / first.nanoseconds_per_decision,
+                    first.other_host_rules
                 );
             }
         }
