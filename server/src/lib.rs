@@ -14,5 +14,6 @@ pub mod http;
 pub mod identity;
 pub mod redirect;
 pub mod serve;
+pub mod session;
 pub mod storage;
 pub mod telemetry;

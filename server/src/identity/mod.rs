@@ -15,6 +15,7 @@ pub mod hashing;
 mod legacy;
 pub mod names;
 pub mod pool;
+pub mod regulation;
 pub mod secret;
 pub mod users_file;
 

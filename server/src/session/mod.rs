@@ -1,0 +1,31 @@
+//! Login sessions: the session cookie of each cookie domain, the database row behind it, and
+//! the checks every request runs on it.
+//!
+//! - A session id is 256 random bits from the operating system, sent as 43 characters of
+//!   URL-safe base64. The store keeps only its SHA-256, so a copy of the database contains no
+//!   usable cookie. A cookie value of any other shape is anonymous without a database read.
+//! - Every rise of level issues a fresh id and deletes the old one in the same transaction.
+//!   Logout deletes the row; clearing the cookie alone does not end a session.
+//! - The row is read on every request. No session state is cached, so a logout, revocation or
+//!   group change made through the database on any instance is seen at the next request.
+//! - Times come from the server's [`Clock`](crate::clock::Clock), in milliseconds.
+//! - Logs carry user names and outcomes, never session ids or cookie values.
+//!
+//! NOTE: `session.secret` is not used yet, so the `data` column (the cached display name,
+//! e-mail addresses and groups) is stored as plain JSON rather than encrypted at rest.
+//!
+//! tower-sessions is not used. Its `SessionManagerLayer` (0.14) sets the cookie name and attributes
+//! once, when the layer is built, while Gatehouse picks them per request from the matched cookie
+//! domain. Its session data is an opaque record, while the forward-auth path needs typed columns
+//! (level, times, user) and the admin side needs to find and change sessions by user. Rotation on a
+//! level change must also be one transaction here. A `SessionStore` adapter for it would add a
+//! second session model without taking over any of this work.
+
+mod active;
+mod cookie;
+mod id;
+mod store;
+mod suspicion;
+
+pub use active::{ActiveSession, Level};
+pub use store::{Resolution, SessionError, SessionStore, TOUCH_INTERVAL_MILLIS};
