@@ -14,6 +14,7 @@ pub mod http;
 pub mod identity;
 pub mod redirect;
 pub mod serve;
+pub mod services;
 pub mod session;
 pub mod storage;
 pub mod telemetry;

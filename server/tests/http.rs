@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{Backend, Instance};
 use gatehouse::clock::Clock;
-use gatehouse::http::{router, AppState};
+use gatehouse::http::{base_router, AppState};
 use gatehouse::storage::{Cipher, Database, DatabaseOptions};
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
@@ -60,7 +60,7 @@ fn state(db: Database) -> AppState {
 async fn health_follows_the_database(backend: Backend) {
     let directory = tempfile::tempdir().expect("a temporary directory");
     let db = open(backend, directory.path()).await;
-    let app = router(state(db.clone()));
+    let app = base_router(state(db.clone()));
 
     let request = Request::get("/api/health")
         .header("x-request-id", "client-chosen")

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod access;
-mod context;
+pub mod context;
 mod embedded;
 mod serve;
 mod users;

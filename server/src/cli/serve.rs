@@ -10,10 +10,11 @@ use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::http::{self, AppState};
+use crate::http;
 use crate::identity::hashing::hash_password;
 use crate::identity::names::normalize_username;
 use crate::serve::{self as listener, ListenSettings};
+use crate::services::Services;
 use crate::storage::{Database, NewOneTimeToken, UserRecord};
 
 use super::context::{self, ConfigSource};
@@ -47,12 +48,11 @@ pub async fn run(source: &ConfigSource) -> Result<(), CliError> {
 
     let address = listen_address(&config);
     let leptos = leptos_options(address)?;
-    let state = AppState {
-        db: db.clone(),
-        clock,
-        leptos: Arc::new(leptos),
-    };
-    let router = http::router(state);
+    let header_limit = config.server.buffers.read;
+    let services = Services::build(config.clone(), db.clone(), clock)
+        .await
+        .map_err(CliError::new)?;
+    let router = http::router(&services, Arc::new(leptos));
 
     let tcp = TcpListener::bind(address)
         .await
@@ -60,9 +60,7 @@ pub async fn run(source: &ConfigSource) -> Result<(), CliError> {
     tracing::info!(%address, "listening");
     print_welcome(&config, address, source.is_embedded());
 
-    let settings = ListenSettings {
-        header_limit: config.server.buffers.read,
-    };
+    let settings = ListenSettings { header_limit };
     listener::serve(tcp, router, settings, listener::shutdown_signal()).await;
     db.close().await;
     tracing::info!("stopped");

@@ -98,6 +98,12 @@ pub enum BadRequest {
     PortalOverrideUserinfo,
     #[error("portal URL override is not the cookie domain or under it")]
     PortalOverrideOutsideDomain,
+    #[error("the peer is not a trusted proxy, so its forwarded headers are not used")]
+    UntrustedPeer,
+    #[error("target host is not under any configured cookie domain")]
+    HostOutsideCookieDomains,
+    #[error("no portal URL: the cookie domain has no authelia_url and the request no override")]
+    NoPortalUrl,
 }
 
 impl From<HostError> for BadRequest {

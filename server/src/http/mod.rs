@@ -8,6 +8,7 @@ use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::clock::Clock;
+use crate::services::Services;
 use crate::storage::Database;
 
 mod health;
@@ -24,8 +25,27 @@ pub struct AppState {
     pub leptos: Arc<LeptosOptions>,
 }
 
-/// Builds the whole router: the JSON endpoints, the portal's pages and its static files.
-pub fn router(state: AppState) -> Router {
+/// Builds the whole router: the authz endpoints, the JSON endpoints, the portal's pages and its
+/// static files.
+pub fn router(services: &Services, leptos: Arc<LeptosOptions>) -> Router {
+    let state = AppState {
+        db: services.db.clone(),
+        clock: services.clock.clone(),
+        leptos,
+    };
+    base_router(state).merge(authz_router(services))
+}
+
+/// The authz endpoints alone: what the forward-auth tests drive.
+pub fn authz_router(services: &Services) -> Router {
+    request_id::layer(crate::forward_auth::routes(
+        Arc::clone(&services.authz),
+        &services.endpoints,
+    ))
+}
+
+/// The router without the authz endpoints: health, portal pages and static files.
+pub fn base_router(state: AppState) -> Router {
     let leptos_options = (*state.leptos).clone();
     let routes = generate_route_list(app::App);
     let shell_options = leptos_options.clone();

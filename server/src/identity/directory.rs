@@ -61,7 +61,7 @@ pub enum DirectoryError {
 #[derive(Clone)]
 pub enum UserDirectory {
     /// Users in Gatehouse's own database, managed by the CLI and the admin pages.
-    Database(DatabaseDirectory),
+    Database(Arc<DatabaseDirectory>),
     /// An Authelia users file, reloaded when it changes.
     File(Arc<FileDirectory>),
 }
@@ -74,10 +74,10 @@ impl UserDirectory {
     ) -> Result<Self, DirectoryError> {
         match &config.file {
             Some(file) => Ok(UserDirectory::File(Arc::new(FileDirectory::open(file)?))),
-            None => Ok(UserDirectory::Database(DatabaseDirectory {
+            None => Ok(UserDirectory::Database(Arc::new(DatabaseDirectory {
                 db: db.clone(),
                 search_email: config.search.email,
-            })),
+            }))),
         }
     }
 
