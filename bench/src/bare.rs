@@ -1,4 +1,4 @@
-//! The baseline: an axum server that answers 200 "OK" to every request without looking at it.
+//! The baseline: an axum server that responds with 200 "OK" to every request without looking at it.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::thread::JoinHandle;

@@ -59,13 +59,13 @@ impl Fixture {
         })
     }
 
-    /// The directory holding the configuration, the database and Gatehouse's log.
+    /// Returns the directory that contains the configuration, the database and Gatehouse's log.
     pub fn directory(&self) -> &Path {
         self.directory.path()
     }
 
     /// Creates the benchmark user with `gatehouse user add` and stores a logged-in session for
-    /// them; returns what the scenarios send.
+    /// them. Returns the credentials the scenarios send.
     pub async fn create_user_and_session(&self, gatehouse: &Path) -> anyhow::Result<Credentials> {
         let password = random_token();
         self.add_user(gatehouse, &password)?;

@@ -21,7 +21,7 @@ pub struct Client {
 }
 
 /// A response with its body read.
-pub struct Answer {
+pub struct FullResponse {
     pub status: http::StatusCode,
     pub headers: http::HeaderMap,
     pub body: Bytes,
@@ -46,14 +46,17 @@ impl Client {
         })
     }
 
-    /// The `Host` value for requests on this connection.
+    /// Returns the `Host` value for requests on this connection.
     pub fn authority(&self) -> &str {
         &self.authority
     }
 
-    /// Sends `request` and reads the whole answer; reconnects first if the server closed the
+    /// Sends `request` and reads the whole response. Reconnects first if the server closed the
     /// connection.
-    pub async fn send(&mut self, request: http::Request<Empty<Bytes>>) -> anyhow::Result<Answer> {
+    pub async fn send(
+        &mut self,
+        request: http::Request<Empty<Bytes>>,
+    ) -> anyhow::Result<FullResponse> {
         if self.sender.is_closed() {
             *self = Client::connect(self.address).await?;
         }
@@ -61,7 +64,7 @@ impl Client {
         let response = self.sender.send_request(request).await?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
-        Ok(Answer {
+        Ok(FullResponse {
             status: parts.status,
             headers: parts.headers,
             body,
@@ -82,13 +85,13 @@ pub struct LoadSettings {
 pub struct RunResult {
     /// Requests started in the measured window.
     pub requests: u64,
-    /// From the end of the warm-up to the last answer.
+    /// Time from the end of the warm-up to the last response.
     pub elapsed: Duration,
     pub p50: Duration,
     pub p99: Duration,
-    /// Wrong answers and failed requests, warm-up included.
+    /// Wrong responses and failed requests, warm-up included.
     pub errors: u64,
-    /// What was wrong with the first wrong answer or failed request.
+    /// Description of the first wrong response or failed request.
     pub first_error: Option<String>,
 }
 
@@ -99,7 +102,7 @@ impl RunResult {
     }
 }
 
-/// What one connection measured.
+/// The measurements of one connection.
 struct ConnectionResult {
     latencies: Vec<Duration>,
     errors: u64,
@@ -182,7 +185,7 @@ async fn drive_connection(
             scenario.credential.as_ref(),
         );
         let problem = match client.send(request).await {
-            Ok(answer) => expected.check(answer.status, &answer.headers),
+            Ok(response) => expected.check(response.status, &response.headers),
             Err(error) => Some(format!("request failed: {error:#}")),
         };
         let latency = sent.elapsed();

@@ -3,7 +3,7 @@
 //! It starts a release `gatehouse serve` with a generated configuration and a bare handler in
 //! this process, both on 127.0.0.1, and sends them the same requests. Every request goes to a
 //! server it started, and every run is bounded in time or request count. The exit status is 1
-//! when any answer was wrong or a step failed, and 0 otherwise (missed targets included, unless
+//! when any response was wrong or a step failed, and 0 otherwise (missed targets included, unless
 //! `--enforce-targets` is given).
 
 mod bare;
@@ -38,7 +38,7 @@ struct Options {
           value_parser = clap::value_parser!(u64).range(1..=60))]
     duration: u64,
 
-    /// Warm-up before each measured run, in seconds; its requests are not measured.
+    /// Warm-up before each measured run, in seconds. Its requests are not measured.
     #[arg(long, env = "GATEHOUSE_BENCH_WARMUP", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(0..=10))]
     warmup: u64,
@@ -67,7 +67,7 @@ struct Options {
     #[arg(long, env = "GATEHOUSE_BENCH_BINARY", value_name = "FILE")]
     gatehouse: Option<PathBuf>,
 
-    /// Exit with status 1 when a target is missed, not only when an answer is wrong.
+    /// Exit with status 1 when a target is missed, not only when a response is wrong.
     #[arg(long)]
     enforce_targets: bool,
 }
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs every part and prints the results; returns whether the run passed.
+/// Runs every part and prints the results. Returns whether the run passed.
 async fn run(options: &Options) -> anyhow::Result<bool> {
     let binary = gatehouse_binary(options)?;
     let settings = LoadSettings {
@@ -146,7 +146,7 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
 
     let bare = BareServer::start()?;
     let scenarios = scenarios::load_scenarios(&credentials);
-    check_answers(&gatehouse, &bare, &scenarios).await?;
+    check_responses(&gatehouse, &bare, &scenarios).await?;
 
     let mut results = Vec::with_capacity(scenarios.len());
     for scenario in &scenarios {
@@ -200,7 +200,7 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
         .map(|result| result.gatehouse.errors + result.bare.errors)
         .sum::<u64>()
         + timing.errors
-        + timing.differing_answers
+        + timing.differing_responses
         + u64::from(rule_timings.is_err());
     let targets_met = results
         .iter()
@@ -219,9 +219,9 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
     Ok(errors == 0 && (targets_met || !options.enforce_targets))
 }
 
-/// Sends each scenario's request once to both servers and checks the answers, so a missing
+/// Sends each scenario's request once to both servers and checks the responses, so a missing
 /// endpoint or a set-up mistake stops the run before any load is sent.
-async fn check_answers(
+async fn check_responses(
     gatehouse: &GatehouseProcess,
     bare: &BareServer,
     scenarios: &[Scenario],
@@ -234,16 +234,16 @@ async fn check_answers(
             scenario.host,
             scenario.credential.as_ref(),
         );
-        let answer = gatehouse_client.send(request).await?;
-        if answer.status == http::StatusCode::NOT_FOUND {
+        let response = gatehouse_client.send(request).await?;
+        if response.status == http::StatusCode::NOT_FOUND {
             bail!(
-                "Gatehouse answered 404 Not Found on {FORWARD_AUTH_PATH} ({} scenario): this build does not serve the ForwardAuth endpoint, so there is nothing to measure. No load was sent.",
+                "Gatehouse responded with 404 Not Found on {FORWARD_AUTH_PATH} ({} scenario): this build does not serve the ForwardAuth endpoint, so there is nothing to measure. No load was sent.",
                 scenario.name
             );
         }
-        if let Some(problem) = scenario.expected.check(answer.status, &answer.headers) {
+        if let Some(problem) = scenario.expected.check(response.status, &response.headers) {
             bail!(
-                "Gatehouse's answer to the {} scenario is wrong: {problem}. No load was sent; Gatehouse's log ends with:\n{}",
+                "Gatehouse's response to the {} scenario is wrong: {problem}. No load was sent. Gatehouse's log ends with:\n{}",
                 scenario.name,
                 gatehouse.log_tail()
             );
@@ -254,12 +254,12 @@ async fn check_answers(
             scenario.host,
             scenario.credential.as_ref(),
         );
-        let answer = bare_client.send(request).await?;
+        let response = bare_client.send(request).await?;
         if let Some(problem) =
-            Expectation::status(http::StatusCode::OK).check(answer.status, &answer.headers)
+            Expectation::status(http::StatusCode::OK).check(response.status, &response.headers)
         {
             bail!(
-                "the bare handler's answer to the {} scenario is wrong: {problem}",
+                "the bare handler's response to the {} scenario is wrong: {problem}",
                 scenario.name
             );
         }
@@ -285,7 +285,7 @@ fn gatehouse_binary(options: &Options) -> anyhow::Result<PathBuf> {
     Ok(binary)
 }
 
-/// Writes a progress line to standard error; results go to standard output.
+/// Writes a progress line to standard error. Results go to standard output.
 fn progress(message: &str) {
     eprintln!("gatehouse-bench: {message}");
 }

@@ -50,7 +50,7 @@ impl GatehouseProcess {
         self.child.id()
     }
 
-    /// Polls `/api/health` until it answers 200; fails with the end of the log when the process
+    /// Polls `/api/health` until it responds with 200, and fails with the end of the log when the process
     /// exits or `timeout` passes first.
     pub async fn wait_until_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
@@ -66,7 +66,7 @@ impl GatehouseProcess {
             }
             if Instant::now() >= deadline {
                 bail!(
-                    "gatehouse serve did not answer 200 on {}/api/health within {} s; its log ends with:\n{}",
+                    "gatehouse serve did not respond with 200 on {}/api/health within {} s; its log ends with:\n{}",
                     self.address,
                     timeout.as_secs(),
                     self.log_tail()
@@ -87,7 +87,7 @@ impl GatehouseProcess {
         client
             .send(request)
             .await
-            .is_ok_and(|answer| answer.status == http::StatusCode::OK)
+            .is_ok_and(|response| response.status == http::StatusCode::OK)
     }
 
     /// Reads the resident set size (`VmRSS` in `/proc/<pid>/status`), in KiB.

@@ -81,7 +81,7 @@ fn print_row(
         Some((rps, p99)) => (format!("{rps:.2}"), format!("{p99:.2}")),
         None => (String::new(), String::new()),
     };
-    println!(
+    let row = format!(
         "{:<19} {:<10} {:>9.0} {:>9} {:>9} {:>7} {:>11} {:>10}  {}",
         scenario,
         server,
@@ -93,6 +93,7 @@ fn print_row(
         p99_ratio,
         target
     );
+    println!("{}", row.trim_end());
 }
 
 fn describe_target(target: Target) -> String {
@@ -125,8 +126,8 @@ pub fn print_timing(result: &TimingResult) {
         verdict(result.meets_target())
     );
     println!(
-        "  errors {}, pairs with differing answers {}",
-        result.errors, result.differing_answers
+        "  errors {}, pairs with differing responses {}",
+        result.errors, result.differing_responses
     );
     if let Some(error) = &result.first_error {
         println!("  first error: {error}");
@@ -168,7 +169,7 @@ pub fn print_rules(result: &Result<Vec<RuleTiming>, String>, iterations: u64) {
             }
             if let (Some(first), Some(last)) = (timings.first(), timings.last()) {
                 println!(
-                    "  {} rules cost {:.2}× as much as {} (flat means about 1×)",
+                    "  {} other-host rules take {:.2}× the time of {} (flat is about 1×)",
                     last.other_host_rules,
                     last.nanoseconds_per_decision / first.nanoseconds_per_decision,
                     first.other_host_rules

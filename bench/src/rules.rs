@@ -10,7 +10,7 @@ use gatehouse::config::{AccessControlConfig, Policy, Rule};
 
 /// Numbers of rules for other hosts placed before the rule that matches.
 const OTHER_HOST_RULE_COUNTS: [usize; 3] = [1, 100, 1000];
-/// Timed repetitions per rule set; the median is reported.
+/// Timed repetitions per rule set, of which the median is reported.
 const REPETITIONS: usize = 5;
 /// The host every decision is for.
 const HOST: &str = "app.example.com";
@@ -23,8 +23,9 @@ pub struct RuleTiming {
     pub nanoseconds_per_decision: f64,
 }
 
-/// Times `decide` over `iterations` decisions for each rule-set size; returns an error message
-/// when a rule set does not compile or a decision is not made by the last rule.
+/// Times `decide` over `iterations` decisions for each rule-set size.
+///
+/// Returns an error message when a rule set does not compile or the last rule does not decide.
 pub fn run(iterations: u64) -> Result<Vec<RuleTiming>, String> {
     OTHER_HOST_RULE_COUNTS
         .iter()

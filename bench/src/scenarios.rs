@@ -1,4 +1,4 @@
-//! The requests the load runs send, and the answer each one expects from Gatehouse.
+//! The requests the load runs send, and the response each one expects from Gatehouse.
 
 use base64::Engine as _;
 use http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, COOKIE, LOCATION};
@@ -6,11 +6,12 @@ use http::StatusCode;
 
 /// The ForwardAuth endpoint, as Traefik and Caddy call it.
 pub const FORWARD_AUTH_PATH: &str = "/api/authz/forward-auth";
-/// The `Accept` header of a browser's page request, so an unauthorized answer is a redirect.
+/// The `Accept` header of a browser's page request, so an unauthorized response is a redirect.
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-/// The client address the proxy reports; Gatehouse trusts one hop from a loopback peer.
+/// The client address the proxy reports. Gatehouse trusts one hop from a loopback peer.
 const CLIENT_IP: &str = "203.0.113.7";
-/// Where Gatehouse sends users to log in (the `authelia_url` of the generated configuration).
+/// The portal URL Gatehouse redirects users to for login (`authelia_url` in the generated
+/// configuration).
 pub const PORTAL_URL: &str = "https://auth.example.com";
 
 /// One request shape, sent to Gatehouse and, unchanged, to the bare handler.
@@ -21,17 +22,17 @@ pub struct Scenario {
     pub credential: Option<(HeaderName, HeaderValue)>,
     /// The target host in `X-Forwarded-Host`.
     pub host: &'static str,
-    /// Gatehouse's expected answer; the bare handler always answers 200.
+    /// Gatehouse's expected response. The bare handler always responds with 200.
     pub expected: Expectation,
     /// The ratios to the bare handler that Gatehouse should reach, if this scenario has any.
     pub target: Option<Target>,
 }
 
-/// The status and headers a correct answer has.
+/// The status and headers of a correct response.
 #[derive(Debug, Clone)]
 pub struct Expectation {
     pub status: StatusCode,
-    /// The `Remote-User` value an answer for an identified user carries.
+    /// The `Remote-User` value of a response for an identified user.
     pub remote_user: Option<String>,
     /// The start of the `Location` header of a redirect.
     pub location_prefix: Option<&'static str>,
@@ -47,7 +48,7 @@ impl Expectation {
         }
     }
 
-    /// Returns `None` when the answer matches, else what was wrong with it.
+    /// Returns `None` when the response matches, else a description of the mismatch.
     pub fn check(&self, status: StatusCode, headers: &http::HeaderMap) -> Option<String> {
         if status != self.status {
             return Some(format!("expected status {}, got {status}", self.status));

@@ -1,6 +1,6 @@
 //! Timing of failed Basic credentials: a wrong password for the real user against an unknown
 //! user. Gatehouse verifies an unknown user's password against a dummy hash of the same cost, so
-//! the two series should take the same time; a gap would let a client find out which user names
+//! the two series should take the same time. A gap would let a client find out which user names
 //! exist.
 
 use std::net::SocketAddr;
@@ -9,22 +9,22 @@ use std::time::{Duration, Instant};
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::StatusCode;
 
-use crate::load::{percentile, Answer, Client};
+use crate::load::{percentile, Client, FullResponse};
 use crate::scenarios::{basic_authorization, forward_auth_request};
 
 /// A user name that does not exist in the benchmark database.
 pub const UNKNOWN_USER: &str = "nosuchuser";
 
-/// The medians of both series and the answers that were not as expected.
+/// The medians of both series and the count of unexpected responses.
 #[derive(Debug, Clone)]
 pub struct TimingResult {
     pub requests_per_series: usize,
     pub wrong_password_median: Duration,
     pub unknown_user_median: Duration,
-    /// Answers other than 401 with a Basic challenge.
+    /// Responses other than 401 with a Basic challenge.
     pub errors: u64,
-    /// Pairs whose two answers differ in status, `WWW-Authenticate` or body.
-    pub differing_answers: u64,
+    /// Pairs whose two responses differ in status, `WWW-Authenticate` or body.
+    pub differing_responses: u64,
     pub first_error: Option<String>,
 }
 
@@ -66,7 +66,7 @@ pub async fn run(
         wrong_password_median: Duration::ZERO,
         unknown_user_median: Duration::ZERO,
         errors: 0,
-        differing_answers: 0,
+        differing_responses: 0,
         first_error: None,
     };
 
@@ -84,19 +84,19 @@ pub async fn run(
             (send_timed(&mut client, username, &password).await?, unknown)
         };
 
-        for (series, answer) in [("wrong password", &wrong.1), ("unknown user", &unknown.1)] {
-            if let Some(problem) = check_challenge(answer) {
+        for (series, response) in [("wrong password", &wrong.1), ("unknown user", &unknown.1)] {
+            if let Some(problem) = check_challenge(response) {
                 result.errors += 1;
                 result
                     .first_error
                     .get_or_insert_with(|| format!("{series}: {problem}"));
             }
         }
-        if !same_answer(&wrong.1, &unknown.1) {
-            result.differing_answers += 1;
+        if !same_response(&wrong.1, &unknown.1) {
+            result.differing_responses += 1;
             result.first_error.get_or_insert_with(|| {
                 format!(
-                    "the answers differ: {} {:?} for the wrong password, {} {:?} for the unknown user",
+                    "the responses differ: {} {:?} for the wrong password, {} {:?} for the unknown user",
                     wrong.1.status,
                     wrong.1.headers.get(WWW_AUTHENTICATE),
                     unknown.1.status,
@@ -115,25 +115,25 @@ pub async fn run(
     Ok(result)
 }
 
-/// Sends one Basic request for `user` and returns its latency with the answer.
+/// Sends one Basic request for `user` and returns its latency with the response.
 async fn send_timed(
     client: &mut Client,
     user: &str,
     password: &str,
-) -> anyhow::Result<(Duration, Answer)> {
+) -> anyhow::Result<(Duration, FullResponse)> {
     let credential = (AUTHORIZATION, basic_authorization(user, password));
     let request = forward_auth_request(client.authority(), "app.example.com", Some(&credential));
     let sent = Instant::now();
-    let answer = client.send(request).await?;
-    Ok((sent.elapsed(), answer))
+    let response = client.send(request).await?;
+    Ok((sent.elapsed(), response))
 }
 
-/// Returns `None` for a 401 with a Basic challenge, else what is wrong with the answer.
-fn check_challenge(answer: &Answer) -> Option<String> {
-    if answer.status != StatusCode::UNAUTHORIZED {
-        return Some(format!("expected status 401, got {}", answer.status));
+/// Returns `None` for a 401 with a Basic challenge, else a description of what is wrong with the response.
+fn check_challenge(response: &FullResponse) -> Option<String> {
+    if response.status != StatusCode::UNAUTHORIZED {
+        return Some(format!("expected status 401, got {}", response.status));
     }
-    let challenge = answer
+    let challenge = response
         .headers
         .get(WWW_AUTHENTICATE)
         .and_then(|value| value.to_str().ok());
@@ -147,7 +147,7 @@ fn check_challenge(answer: &Answer) -> Option<String> {
 }
 
 /// Compares what a client could tell apart: status, challenge and body.
-fn same_answer(first: &Answer, second: &Answer) -> bool {
+fn same_response(first: &FullResponse, second: &FullResponse) -> bool {
     first.status == second.status
         && first.headers.get(WWW_AUTHENTICATE) == second.headers.get(WWW_AUTHENTICATE)
         && first.body == second.body
