@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::load::RunResult;
-use crate::rules::RuleTiming;
+use crate::rules::{DomainForm, RuleTiming};
 use crate::scenarios::{Scenario, Target};
 use crate::timing::TimingResult;
 
@@ -162,21 +162,33 @@ pub fn print_rules(result: &Result<Vec<RuleTiming>, String>, iterations: u64) {
                 "Rule engine, {iterations} decisions per rule set (the last rule matches; the others name other hosts):"
             );
             for timing in timings {
+                let rule_set = format!(
+                    "{:>5} {} rules",
+                    timing.other_host_rules,
+                    timing.form.label()
+                );
                 println!(
-                    "  {:>5} other-host rules  {:>8.1} ns per decision",
-                    timing.other_host_rules, timing.nanoseconds_per_decision
+                    "  {rule_set:<21} {:>8.1} ns per decision",
+                    timing.nanoseconds_per_decision
                 );
             }
-            if let (Some(first), Some(last)) = (timings.first(), timings.last()) {
-                println!(
-                    "  {} other-host rules take {:.2}× the time of {} (flat is about 1×)",
-                    last.other_host_rules,
-                    last.nanoseconds_per_decision / first.nanoseconds_per_decision,
-                    first.other_host_rules
-                );
+            for form in [DomainForm::Name, DomainForm::Wildcard] {
+                let of_form: Vec<&RuleTiming> = timings
+                    .iter()
+                    .filter(|timing| timing.form == form)
+                    .collect();
+                if let (Some(first), Some(last)) = (of_form.first(), of_form.last()) {
+                    println!(
+                        "  {} {} rules take {:.2}× the time of {} (flat is about 1×)",
+                        last.other_host_rules,
+                        form.label(),
+                        last.nanoseconds_per_decision / first.nanoseconds_per_decision,
+                        first.other_host_rules
+                    );
+                }
             }
         }
-        Err(reason) => println!("Rule engine: {reason}"),
+        Err(reason) => println!("Rule engine measurement failed: {reason}"),
     }
 }
 

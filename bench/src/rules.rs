@@ -15,26 +15,60 @@ const REPETITIONS: usize = 5;
 /// The host every decision is for.
 const HOST: &str = "app.example.com";
 
-/// The time of one decision with a given number of rules.
+/// The form of the other-host rules' `domain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainForm {
+    /// A plain host name, such as `app-7.example.net`.
+    Name,
+    /// A wildcard, such as `*.zone-7.example.net`.
+    Wildcard,
+}
+
+impl DomainForm {
+    /// Returns the form's name for the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            DomainForm::Name => "host name",
+            DomainForm::Wildcard => "wildcard",
+        }
+    }
+
+    fn domain(self, number: usize) -> String {
+        match self {
+            DomainForm::Name => format!("app-{number}.example.net"),
+            DomainForm::Wildcard => format!("*.zone-{number}.example.net"),
+        }
+    }
+}
+
+/// The time of one decision with a given number and form of rules.
 #[derive(Debug, Clone)]
 pub struct RuleTiming {
+    pub form: DomainForm,
     /// Rules whose domain cannot match the request's host, before the one that matches.
     pub other_host_rules: usize,
     pub nanoseconds_per_decision: f64,
 }
 
-/// Times `decide` over `iterations` decisions for each rule-set size.
+/// Times `decide` over `iterations` decisions for each domain form and rule-set size.
 ///
 /// Returns an error message when a rule set does not compile or the last rule does not decide.
 pub fn run(iterations: u64) -> Result<Vec<RuleTiming>, String> {
-    OTHER_HOST_RULE_COUNTS
-        .iter()
-        .map(|&count| time_rule_set(count, iterations))
-        .collect()
+    let mut timings = Vec::new();
+    for form in [DomainForm::Name, DomainForm::Wildcard] {
+        for count in OTHER_HOST_RULE_COUNTS {
+            timings.push(time_rule_set(form, count, iterations)?);
+        }
+    }
+    Ok(timings)
 }
 
-fn time_rule_set(other_host_rules: usize, iterations: u64) -> Result<RuleTiming, String> {
-    let engine = AccessControl::compile(&rule_set(other_host_rules))
+fn time_rule_set(
+    form: DomainForm,
+    other_host_rules: usize,
+    iterations: u64,
+) -> Result<RuleTiming, String> {
+    let engine = AccessControl::compile(&rule_set(form, other_host_rules))
         .map_err(|error| format!("compiling {other_host_rules} rules failed: {error}"))?;
     let groups = vec!["dev".to_owned()];
     let subject = Subject::User {
@@ -67,6 +101,7 @@ fn time_rule_set(other_host_rules: usize, iterations: u64) -> Result<RuleTiming,
     samples.sort_unstable();
     let median = samples[REPETITIONS / 2];
     Ok(RuleTiming {
+        form,
         other_host_rules,
         nanoseconds_per_decision: median.as_nanos() as f64 / iterations as f64,
     })
@@ -85,18 +120,11 @@ fn time_decisions(
     start.elapsed()
 }
 
-/// Builds `other_host_rules` rules for hosts under example.net, alternating plain names and
-/// `*.` wildcards, then one rule for [`HOST`]. Default policy: deny.
-fn rule_set(other_host_rules: usize) -> AccessControlConfig {
+/// Builds `other_host_rules` rules of `form` for hosts under example.net, then one rule for
+/// [`HOST`]. Default policy: deny.
+fn rule_set(form: DomainForm, other_host_rules: usize) -> AccessControlConfig {
     let mut rules: Vec<Rule> = (0..other_host_rules)
-        .map(|number| {
-            let domain = if number % 2 == 0 {
-                format!("app-{number}.example.net")
-            } else {
-                format!("*.zone-{number}.example.net")
-            };
-            domain_rule(domain, Policy::TwoFactor)
-        })
+        .map(|number| domain_rule(form.domain(number), Policy::TwoFactor))
         .collect();
     rules.push(domain_rule(HOST.to_owned(), Policy::OneFactor));
     AccessControlConfig {
@@ -129,7 +157,10 @@ mod tests {
             .iter()
             .map(|timing| timing.other_host_rules)
             .collect();
-        assert_eq!(counts, OTHER_HOST_RULE_COUNTS);
+        assert_eq!(counts, [1, 100, 1000, 1, 100, 1000]);
+        let forms: Vec<DomainForm> = timings.iter().map(|timing| timing.form).collect();
+        assert_eq!(forms[..3], [DomainForm::Name; 3]);
+        assert_eq!(forms[3..], [DomainForm::Wildcard; 3]);
         for timing in &timings {
             assert!(timing.nanoseconds_per_decision > 0.0);
         }
