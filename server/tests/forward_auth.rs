@@ -389,6 +389,16 @@ async fn ext_authz_reads_host_and_sub_path(backend: Backend) {
         .await;
     assert_eq!(allowed.status, StatusCode::OK);
     assert_eq!(allowed.header("remote-user"), Some("alice"));
+    // Over HTTP/2 the host is the request's authority, not a Host header.
+    let http2_style = [("x-forwarded-proto", "https"), ("cookie", cookie.as_str())];
+    let allowed = app
+        .send(
+            "http://app.example.com/api/authz/ext-authz/app/x",
+            &http2_style,
+        )
+        .await;
+    assert_eq!(allowed.status, StatusCode::OK);
+    assert_eq!(allowed.header("remote-user"), Some("alice"));
     let evil_portal = [
         ("host", "app.example.com"),
         ("x-forwarded-proto", "https"),

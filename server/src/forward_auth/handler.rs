@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
+use axum::http::header::HOST;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::response::Response;
 
@@ -209,6 +210,21 @@ fn read_target(
                 .path()
                 .strip_prefix(endpoint.path.as_str())
                 .unwrap_or("");
+            // Over HTTP/2 the host arrives as the `:authority` pseudo-header, which hyper puts in
+            // the URI rather than in a `Host` header.
+            let with_host;
+            let headers = match uri.authority() {
+                Some(authority) if !headers.contains_key(HOST) => {
+                    let mut copy = headers.clone();
+                    match HeaderValue::from_str(authority.as_str()) {
+                        Ok(value) => copy.insert(HOST, value),
+                        Err(_) => return Err(BadRequest::MissingHeader("Host")),
+                    };
+                    with_host = copy;
+                    &with_host
+                }
+                _ => headers,
+            };
             Target::from_ext_authz(method.as_str(), sub_path, uri.query(), headers)
         }
     }
