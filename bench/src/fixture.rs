@@ -207,7 +207,7 @@ fn random_token() -> String {
 }
 
 /// Asks the kernel for a free loopback port. Another process could take it before Gatehouse
-/// binds it; Gatehouse then fails to start and the bench says so.
+/// binds it, and then Gatehouse fails to start and the bench prints its log.
 fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .context("binding a free loopback port failed")?;

@@ -121,7 +121,7 @@ fn time_decisions(
 }
 
 /// Builds `other_host_rules` rules of `form` for hosts under example.net, then one rule for
-/// [`HOST`]. Default policy: deny.
+/// [`HOST`], with deny as the default policy.
 fn rule_set(form: DomainForm, other_host_rules: usize) -> AccessControlConfig {
     let mut rules: Vec<Rule> = (0..other_host_rules)
         .map(|number| domain_rule(form.domain(number), Policy::TwoFactor))
