@@ -11,7 +11,7 @@ export PATH := $(GATEHOUSE_CACHE)/tools/bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_BUILD_JOBS ?= 2
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup setup-test build run test test-rust test-site fmt lint clean-site
+.PHONY: setup setup-test build run test test-rust test-site bench fmt lint clean-site
 
 setup:
 	scripts/setup.sh build
@@ -32,6 +32,13 @@ run: build
 # build and hydration check.
 test: setup-test
 	scripts/run-tests.sh
+
+# The forward-auth hot path against a bare axum handler, on loopback; docs/benchmarks.md explains
+# the output. Needs only the release server binary, not the site. Options go in BENCH_ARGS, for
+# example `make bench BENCH_ARGS="--duration 10"`.
+bench:
+	cargo build --release -p gatehouse -p gatehouse-bench
+	$(CARGO_TARGET_DIR)/release/gatehouse-bench $(BENCH_ARGS)
 
 fmt:
 	cargo fmt --all
