@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -16,7 +15,7 @@ use gatehouse::clock::Clock;
 use gatehouse::identity::hashing::{hash_password, Argon2Params, Argon2Variant};
 use gatehouse::services::Services;
 use gatehouse::session::Level;
-use gatehouse::storage::{Cipher, Database, UserRecord};
+use gatehouse::storage::UserRecord;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -34,7 +33,7 @@ access_control:
 ";
 
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,*/*;q=0.8";
-const START_MILLIS: i64 = 1_800_000_000_000;
+use common::{cheap_params, START_MILLIS};
 
 /// A router with its services, a manual clock and the two users of the shared set-up.
 struct App {
@@ -68,75 +67,6 @@ impl Answer {
     }
 }
 
-fn cheap_params() -> Argon2Params {
-    Argon2Params {
-        variant: Argon2Variant::Argon2id,
-        iterations: 1,
-        memory_kib: 64,
-        parallelism: 1,
-        key_length: 32,
-        salt_length: 16,
-    }
-}
-
-fn base_yaml(
-    backend: Backend,
-    directory: &std::path::Path,
-    access_control: &str,
-    extra: &str,
-) -> String {
-    let storage = match backend {
-        Backend::Sqlite => format!(
-            "  local:\n    path: '{}'\n",
-            directory.join("gatehouse.sqlite3").display()
-        ),
-        Backend::Postgres => {
-            let url = url::Url::parse(&common::postgres_url()).expect("a valid URL");
-            format!(
-                "  postgres:\n    address: 'tcp://{}:{}'\n    database: '{}'\n    schema: 'fa_{}'\n    username: '{}'\n    password: 'unused'\n",
-                url.host_str().unwrap_or("127.0.0.1"),
-                url.port().unwrap_or(5432),
-                url.path().trim_start_matches('/'),
-                hex::encode(rand::random::<[u8; 6]>()),
-                url.username()
-            )
-        }
-    };
-    format!(
-        "session:
-  name: 'gatehouse_session'
-  secret: 'test-session-secret-0123456789abcdefghijkl'
-  expiration: '1h'
-  inactivity: '5m'
-  remember_me: '1M'
-  cookies:
-    - domain: 'example.com'
-      authelia_url: 'https://auth.example.com'
-      default_redirection_url: 'https://www.example.com'
-regulation:
-  max_retries: 3
-  find_time: '2m'
-  ban_time: '5m'
-storage:
-  encryption_key: 'test-encryption-key-0123456789abcdefghij'
-{storage}notifier:
-  filesystem:
-    filename: '{notifications}'
-identity_validation:
-  reset_password:
-    jwt_secret: 'test-reset-secret-0123456789abcdefghijklm'
-authentication_backend:
-  database:
-    password:
-      argon2:
-        iterations: 1
-        memory: 64
-        parallelism: 1
-{access_control}{extra}",
-        notifications = directory.join("notifications.txt").display(),
-    )
-}
-
 impl App {
     async fn new(backend: Backend, access_control: &str, extra: &str) -> App {
         App::build(backend, access_control, extra, 2, 64).await
@@ -159,49 +89,9 @@ impl App {
         queue: usize,
     ) -> App {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let yaml = base_yaml(backend, directory.path(), access_control, extra);
-        let loaded = gatehouse::config::load_str(&yaml, &HashMap::new())
-            .expect("the test configuration is valid");
-        let config = loaded.config;
-        let options = gatehouse::cli::context::database_options(&config);
-        let db = Database::connect(
-            &options,
-            Cipher::new(config.storage.encryption_key.expose()),
-        )
-        .await
-        .expect("open the test database");
-        let clock = Clock::manual(START_MILLIS);
-        for (username, display_name, email, groups, password) in [
-            (
-                "alice",
-                "Alice Example",
-                "alice@example.com",
-                vec!["dev"],
-                "correct-horse-1",
-            ),
-            (
-                "bob",
-                "Bob Example",
-                "bob@example.com",
-                vec!["admins"],
-                "battery-staple-2",
-            ),
-        ] {
-            let record = UserRecord {
-                username: username.to_owned(),
-                display_name: display_name.to_owned(),
-                email: Some(email.to_owned()),
-                password_hash: hash_password(password, &cheap_params()).expect("hash"),
-                disabled: false,
-                groups: groups.into_iter().map(str::to_owned).collect(),
-            };
-            db.create_user(&record, START_MILLIS)
-                .await
-                .expect("create a user");
-        }
-        let services = Services::build_with_hashing(config, db, clock.clone(), workers, queue)
-            .await
-            .expect("build the services");
+        let tail = format!("{access_control}{extra}");
+        let (services, clock) =
+            common::suite_services(backend, directory.path(), "1M", &tail, workers, queue).await;
         let router = gatehouse::http::authz_router(&services);
         App {
             router,

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -12,9 +11,8 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use common::Backend;
 use gatehouse::clock::Clock;
-use gatehouse::identity::hashing::{hash_password, Argon2Params, Argon2Variant};
 use gatehouse::services::Services;
-use gatehouse::storage::{AttemptFactor, Cipher, Database, NewTotpConfiguration, UserRecord};
+use gatehouse::storage::{AttemptFactor, NewTotpConfiguration};
 use hmac::{Hmac, Mac};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -49,7 +47,7 @@ regulation:
   ban_time: '5m'
 ";
 
-const START_MILLIS: i64 = 1_800_000_000_000;
+use common::START_MILLIS;
 const PORTAL: &str = "https://auth.example.com";
 const FIRST_FACTOR_FAILED: &str =
     r#"{"status":"KO","message":"Authentication failed. Check your credentials."}"#;
@@ -96,77 +94,6 @@ impl Answer {
     }
 }
 
-fn cheap_params() -> Argon2Params {
-    Argon2Params {
-        variant: Argon2Variant::Argon2id,
-        iterations: 1,
-        memory_kib: 64,
-        parallelism: 1,
-        key_length: 32,
-        salt_length: 16,
-    }
-}
-
-fn storage_yaml(backend: Backend, directory: &std::path::Path) -> String {
-    match backend {
-        Backend::Sqlite => format!(
-            "  local:\n    path: '{}'\n",
-            directory.join("gatehouse.sqlite3").display()
-        ),
-        Backend::Postgres => {
-            let url = url::Url::parse(&common::postgres_url()).expect("a valid URL");
-            format!(
-                "  postgres:\n    address: 'tcp://{}:{}'\n    database: '{}'\n    schema: 'portal_{}'\n    username: '{}'\n    password: 'unused'\n",
-                url.host_str().unwrap_or("127.0.0.1"),
-                url.port().unwrap_or(5432),
-                url.path().trim_start_matches('/'),
-                hex::encode(rand::random::<[u8; 6]>()),
-                url.username()
-            )
-        }
-    }
-}
-
-/// Writes the configuration: `remember_me` is the session's value (`-1` disables it), `tail` adds
-/// top-level sections (access control, regulation, server).
-fn config_yaml(
-    backend: Backend,
-    directory: &std::path::Path,
-    remember_me: &str,
-    tail: &str,
-) -> String {
-    format!(
-        "session:
-  name: 'gatehouse_session'
-  secret: 'test-session-secret-0123456789abcdefghijkl'
-  expiration: '1h'
-  inactivity: '5m'
-  remember_me: '{remember_me}'
-  cookies:
-    - domain: 'example.com'
-      authelia_url: 'https://auth.example.com'
-      default_redirection_url: 'https://www.example.com'
-storage:
-  encryption_key: 'test-encryption-key-0123456789abcdefghij'
-{storage}notifier:
-  filesystem:
-    filename: '{notifications}'
-identity_validation:
-  reset_password:
-    jwt_secret: 'test-reset-secret-0123456789abcdefghijklm'
-authentication_backend:
-  database:
-    password:
-      argon2:
-        iterations: 1
-        memory: 64
-        parallelism: 1
-{tail}",
-        storage = storage_yaml(backend, directory),
-        notifications = directory.join("notifications.txt").display(),
-    )
-}
-
 impl App {
     async fn new(backend: Backend, tail: &str) -> App {
         App::with_remember_me(backend, "1M", tail).await
@@ -174,46 +101,9 @@ impl App {
 
     async fn with_remember_me(backend: Backend, remember_me: &str, tail: &str) -> App {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let yaml = config_yaml(backend, directory.path(), remember_me, tail);
-        let loaded = gatehouse::config::load_str(&yaml, &HashMap::new())
-            .expect("the test configuration is valid");
-        let config = loaded.config;
-        let options = gatehouse::cli::context::database_options(&config);
-        let db = Database::connect(
-            &options,
-            Cipher::new(config.storage.encryption_key.expose()),
-        )
-        .await
-        .expect("open the test database");
-        let clock = Clock::manual(START_MILLIS);
-        for (username, display_name, email, groups, password) in [
-            (
-                "alice",
-                "Alice Example",
-                "alice@example.com",
-                vec!["dev"],
-                "correct-horse-1",
-            ),
-            (
-                "bob",
-                "Bob Example",
-                "bob@example.com",
-                vec!["admins"],
-                "battery-staple-2",
-            ),
-        ] {
-            let record = UserRecord {
-                username: username.to_owned(),
-                display_name: display_name.to_owned(),
-                email: Some(email.to_owned()),
-                password_hash: hash_password(password, &cheap_params()).expect("hash"),
-                disabled: false,
-                groups: groups.into_iter().map(str::to_owned).collect(),
-            };
-            db.create_user(&record, START_MILLIS)
-                .await
-                .expect("create a user");
-        }
+        let (services, clock) =
+            common::suite_services(backend, directory.path(), remember_me, tail, 2, 64).await;
+        let db = &services.db;
         db.upsert_totp_configuration(
             &NewTotpConfiguration {
                 username: "alice".to_owned(),
@@ -227,9 +117,6 @@ impl App {
         )
         .await
         .expect("store alice's TOTP device");
-        let services = Services::build(config, db, clock.clone())
-            .await
-            .expect("build the services");
         let router =
             gatehouse::portal::routes(&services).merge(gatehouse::http::authz_router(&services));
         App {

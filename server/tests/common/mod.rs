@@ -142,3 +142,138 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// The start of the manual clock in the HTTP-level suites.
+pub const START_MILLIS: i64 = 1_800_000_000_000;
+
+/// argon2id parameters that make hashing in tests take microseconds.
+pub fn cheap_params() -> gatehouse::identity::hashing::Argon2Params {
+    gatehouse::identity::hashing::Argon2Params {
+        variant: gatehouse::identity::hashing::Argon2Variant::Argon2id,
+        iterations: 1,
+        memory_kib: 64,
+        parallelism: 1,
+        key_length: 32,
+        salt_length: 16,
+    }
+}
+
+/// `storage` for `backend`: a SQLite file in `directory`, or a fresh schema on the throwaway
+/// PostgreSQL server.
+fn suite_storage_yaml(backend: Backend, directory: &Path) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "  local:\n    path: '{}'\n",
+            directory.join("gatehouse.sqlite3").display()
+        ),
+        Backend::Postgres => postgres_storage_yaml(&postgres_url()),
+    }
+}
+
+/// The configuration the HTTP-level suites share (the field cases' set-up): the cookie domain
+/// `example.com`, session name `gatehouse_session`, `remember_me` as given (`-1` disables it), and
+/// `tail` appended as further top-level sections.
+pub fn suite_config_yaml(
+    backend: Backend,
+    directory: &Path,
+    remember_me: &str,
+    tail: &str,
+) -> String {
+    format!(
+        "session:
+  name: 'gatehouse_session'
+  secret: 'test-session-secret-0123456789abcdefghijkl'
+  expiration: '1h'
+  inactivity: '5m'
+  remember_me: '{remember_me}'
+  cookies:
+    - domain: 'example.com'
+      authelia_url: 'https://auth.example.com'
+      default_redirection_url: 'https://www.example.com'
+storage:
+  encryption_key: 'test-encryption-key-0123456789abcdefghij'
+{storage}notifier:
+  filesystem:
+    filename: '{notifications}'
+identity_validation:
+  reset_password:
+    jwt_secret: 'test-reset-secret-0123456789abcdefghijklm'
+authentication_backend:
+  database:
+    password:
+      argon2:
+        iterations: 1
+        memory: 64
+        parallelism: 1
+{tail}",
+        storage = suite_storage_yaml(backend, directory),
+        notifications = directory.join("notifications.txt").display(),
+    )
+}
+
+/// Services on a fresh database with the field cases' users `alice` (group `dev`, password
+/// `correct-horse-1`) and `bob` (group `admins`, password `battery-staple-2`), a manual clock at
+/// [`START_MILLIS`], and a hashing pool of `workers` threads and `queue` places.
+pub async fn suite_services(
+    backend: Backend,
+    directory: &Path,
+    remember_me: &str,
+    tail: &str,
+    workers: usize,
+    queue: usize,
+) -> (gatehouse::services::Services, gatehouse::clock::Clock) {
+    use gatehouse::storage::{Cipher, Database, UserRecord};
+
+    let yaml = suite_config_yaml(backend, directory, remember_me, tail);
+    let config = gatehouse::config::load_str(&yaml, &std::collections::HashMap::new())
+        .expect("the test configuration is valid")
+        .config;
+    let options = gatehouse::cli::context::database_options(&config);
+    let db = Database::connect(
+        &options,
+        Cipher::new(config.storage.encryption_key.expose()),
+    )
+    .await
+    .expect("open the test database");
+    let users = [
+        (
+            "alice",
+            "Alice Example",
+            "alice@example.com",
+            "dev",
+            "correct-horse-1",
+        ),
+        (
+            "bob",
+            "Bob Example",
+            "bob@example.com",
+            "admins",
+            "battery-staple-2",
+        ),
+    ];
+    for (username, display_name, email, group, password) in users {
+        let record = UserRecord {
+            username: username.to_owned(),
+            display_name: display_name.to_owned(),
+            email: Some(email.to_owned()),
+            password_hash: gatehouse::identity::hashing::hash_password(password, &cheap_params())
+                .expect("hash"),
+            disabled: false,
+            groups: vec![group.to_owned()],
+        };
+        db.create_user(&record, START_MILLIS)
+            .await
+            .expect("create a user");
+    }
+    let clock = gatehouse::clock::Clock::manual(START_MILLIS);
+    let services = gatehouse::services::Services::build_with_hashing(
+        config,
+        db,
+        clock.clone(),
+        workers,
+        queue,
+    )
+    .await
+    .expect("build the services");
+    (services, clock)
+}
