@@ -1,8 +1,8 @@
 //! The authz endpoints: `/api/verify` and `/api/authz/*`.
 //!
 //! Every request runs the same pipeline: trust check, target, cookie domain, portal URL,
-//! identification, decision, answer. Any failure before the decision answers "bad request"; an
-//! error after it never answers 200 unless the rule is `bypass`.
+//! identification, decision, response. Any failure before the decision gets the "bad request"
+//! response, and an error after it never gets 200 unless the rule is `bypass`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub struct Strategy {
     pub basic: Option<Arc<crate::forward_auth::basic::BasicVerifier>>,
 }
 
-/// Who a request was identified as: what the identity headers and the rules need.
+/// The identified user: the fields the identity headers and the rules need.
 pub struct Identified {
     pub username: String,
     pub display_name: String,
@@ -61,7 +61,7 @@ impl From<UserProfile> for Identified {
     }
 }
 
-/// How identification ended: success, absent or failure, with the strategy it stopped at.
+/// The outcome of identification (success, absent or failure) and the strategy it stopped at.
 enum Identity {
     /// A user at a level, found by a header strategy or (when `header_strategy` is `None`) the
     /// session cookie.
@@ -78,7 +78,7 @@ enum Identity {
     Busy,
 }
 
-/// Answers one authz request for `endpoint`.
+/// Handles one authz request for `endpoint`.
 pub async fn handle(
     State(state): State<Arc<AuthzState>>,
     endpoint: Arc<Endpoint>,
@@ -92,7 +92,7 @@ pub async fn handle(
         Ok(response) => response,
         Err(reason) => {
             // Debug, not info: a client can send any number of these.
-            tracing::debug!(endpoint = %endpoint.name, %reason, peer = %peer.ip(), "authz request refused as bad");
+            tracing::debug!(endpoint = %endpoint.name, %reason, peer = %peer.ip(), "authz request rejected as a bad request");
             response::bad_request(implementation)
         }
     }

@@ -33,7 +33,7 @@ pub struct CookieDomainEntry {
     pub config: CookieDomain,
 }
 
-/// What the authz endpoints share.
+/// The state the authz endpoints share.
 pub struct AuthzState {
     pub trusted_proxies: Option<Vec<IpNet>>,
     pub cookie_domains: Vec<CookieDomainEntry>,
@@ -98,7 +98,7 @@ pub fn endpoints(
 }
 
 /// Mounts every endpoint. ForwardAuth and AuthRequest answer GET and HEAD only (405 otherwise);
-/// Legacy and ExtAuthz answer every method, on their path and every path below it.
+/// Legacy and ExtAuthz accept every method, on their path and every path below it.
 pub fn routes(state: Arc<AuthzState>, endpoints: &[Arc<Endpoint>]) -> Router {
     let mut router = Router::new();
     for endpoint in endpoints {

@@ -1,4 +1,4 @@
-//! The answers of the authz endpoints, each built in one place.
+//! The responses of the authz endpoints, each built in one place.
 
 use axum::body::Body;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, SET_COOKIE};
@@ -36,7 +36,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
     response
 }
 
-/// The answer for a request that does not describe a destination: 400, or 401 on the legacy
+/// Builds the response for a request that does not describe a destination: 400, or 401 on the legacy
 /// endpoint, with a fixed body that never echoes a header value.
 pub fn bad_request(implementation: Implementation) -> Response {
     match implementation {
@@ -59,7 +59,7 @@ pub fn busy() -> Response {
     response
 }
 
-/// The Basic challenge: 401 with `WWW-Authenticate`, or 407 with `Proxy-Authenticate` for the
+/// Builds the Basic challenge: 401 with `WWW-Authenticate`, or 407 with `Proxy-Authenticate` for the
 /// `HeaderProxyAuthorization` strategy.
 pub fn challenge(proxy: bool) -> Response {
     if proxy {
@@ -82,7 +82,7 @@ pub fn challenge(proxy: bool) -> Response {
     }
 }
 
-/// The "log in first" answer that carries the portal URL: `status` with `Location` and, unless
+/// Builds the "log in first" response that carries the portal URL: `status` with `Location` and, unless
 /// the authz request is HEAD, a short HTML body linking to it.
 pub fn redirect(status: StatusCode, location: &str, authz_method: &Method) -> Response {
     let Ok(location_value) = HeaderValue::from_str(location) else {
@@ -127,7 +127,7 @@ pub fn allowed(user: Option<&Identified>) -> Response {
                 response.headers_mut().insert(name, value);
             }
             Err(_) => {
-                tracing::error!(user = %user.username, header = %name, "refused to send an identity header with a control character");
+                tracing::error!(user = %user.username, header = %name, "rejected an identity header value with a control character; denied the request");
                 return forbidden();
             }
         }

@@ -19,7 +19,7 @@ use crate::storage::{Database, StorageError, User};
 /// How often at most the users file's modification time is checked.
 const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
-/// What the rest of Gatehouse knows about a user.
+/// A user as the rest of Gatehouse sees it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserProfile {
     /// The canonical user name: lower-case in the database backend, as written in a users file.
@@ -49,7 +49,7 @@ impl std::fmt::Debug for UserProfile {
 /// A failure to read the directory (not "user not found", which is `Ok(None)`).
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
-    /// The database did not answer.
+    /// The database query failed.
     #[error("the user directory is unavailable: {0}")]
     Storage(#[from] StorageError),
     /// The users file could not be read or is invalid.
