@@ -262,7 +262,47 @@ on_both_databases!(
     failed_basic_beats_session,
     portal_override_checked,
     busy_hashing_never_allows,
+    other_instance_changes_seen_within_a_second,
 );
+
+async fn other_instance_changes_seen_within_a_second(backend: Backend) {
+    // Another instance (or the command line) shares the database but not this process's cache:
+    // its logout or disable is seen once the cached row's lifetime has passed.
+    let app = App::new(backend, SHARED_SETUP, "").await;
+    let cookie = format!(
+        "gatehouse_session={}",
+        app.session("alice", Level::OneFactor).await
+    );
+    let mut headers = forward_auth_headers("app.example.com", "/", "GET");
+    headers.push(("cookie", &cookie));
+    assert_eq!(
+        app.send("/api/authz/forward-auth", &headers).await.status,
+        StatusCode::OK
+    );
+
+    let config = &app.services.config;
+    let other_instance = gatehouse::storage::Database::connect(
+        &gatehouse::cli::context::database_options(config),
+        gatehouse::storage::Cipher::new(config.storage.encryption_key.expose()),
+    )
+    .await
+    .expect("open the database as another instance");
+    let ended = other_instance
+        .delete_sessions_of_user("alice")
+        .await
+        .expect("end alice's sessions");
+    assert_eq!(ended, 1);
+
+    tokio::time::sleep(gatehouse::session::CACHE_LIFETIME + std::time::Duration::from_millis(200))
+        .await;
+    let answer = app.send("/api/authz/forward-auth", &headers).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::FOUND,
+        "the session ended elsewhere is gone here too"
+    );
+    assert!(!answer.has_remote_headers());
+}
 
 async fn trailing_dot_needs_two_factor(backend: Backend) {
     // BR-14 with its own rules.

@@ -6,8 +6,11 @@
 //!   usable cookie. A cookie value of any other shape is anonymous without a database read.
 //! - Every rise of level issues a fresh id and deletes the old one in the same transaction.
 //!   Logout deletes the row; clearing the cookie alone does not end a session.
-//! - The row is read on every request. No session state is cached, so a logout, revocation or
-//!   group change made through the database on any instance is seen at the next request.
+//! - A row read from the database is reused for at most one second (`CACHE_LIFETIME`). Any
+//!   change this process makes to the row, and any rights-reducing change made through this
+//!   process's database handle (disable, password, groups, profile, deletion, import, ending
+//!   sessions), drops the cached rows at once. A change made by another instance or by the
+//!   command line is seen within one second.
 //! - Times come from the server's [`Clock`](crate::clock::Clock), in milliseconds.
 //! - Logs carry user names and outcomes, never session ids or cookie values.
 //!
@@ -28,4 +31,4 @@ mod store;
 mod suspicion;
 
 pub use active::{ActiveSession, Level};
-pub use store::{Resolution, SessionError, SessionStore, TOUCH_INTERVAL_MILLIS};
+pub use store::{Resolution, SessionError, SessionStore, CACHE_LIFETIME, TOUCH_INTERVAL_MILLIS};

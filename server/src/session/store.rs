@@ -95,8 +95,15 @@ enum Rejection {
     Storage(StorageError),
 }
 
-/// Sessions in the database, read on every request. There is no cache in front of the rows, so
-/// a logout or revocation on any instance takes effect at the next request.
+/// How long a session row read from the database may be reused without reading it again. A
+/// change made by another instance or by the command line is seen within this time; a change made
+/// through this process is seen at once (see [`SessionStore::resolve`]).
+pub const CACHE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The most session rows kept in memory.
+const CACHE_CAPACITY: u64 = 100_000;
+
+/// Sessions in the database, with a short-lived cache of the rows in front of them.
 #[derive(Clone)]
 pub struct SessionStore {
     db: Database,
@@ -104,6 +111,8 @@ pub struct SessionStore {
     clock: Clock,
     refresh_interval: RefreshInterval,
     suspicion: Arc<SuspicionLog>,
+    /// Rows by id hash, with the database's change count when they were read.
+    cache: moka::sync::Cache<String, (SessionRecord, u64)>,
 }
 
 impl SessionStore {
@@ -120,7 +129,44 @@ impl SessionStore {
             clock,
             refresh_interval,
             suspicion: Arc::new(SuspicionLog::default()),
+            cache: moka::sync::Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(CACHE_LIFETIME)
+                .build(),
         }
+    }
+
+    /// Reads a session row, from the cache when it was read within [`CACHE_LIFETIME`] and no
+    /// rights-reducing change went through this process's database handle since.
+    async fn read_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StorageError> {
+        let generation = self.db.change_generation();
+        if let Some((record, read_at)) = self.cache.get(id_hash) {
+            if read_at == generation {
+                return Ok(Some(record));
+            }
+        }
+        let record = self.db.get_session(id_hash).await?;
+        if let Some(record) = &record {
+            self.cache
+                .insert(id_hash.to_owned(), (record.clone(), generation));
+        }
+        Ok(record)
+    }
+
+    /// Drops a cached row before this store changes or deletes it.
+    fn forget(&self, id_hash: &str) {
+        self.cache.invalidate(id_hash);
+    }
+
+    /// Drops a cached row and returns the database, for a write to that row.
+    fn forget_and_db(&self, id_hash: &str) -> &Database {
+        self.forget(id_hash);
+        &self.db
+    }
+
+    async fn delete_row(&self, id_hash: &str) -> Result<bool, StorageError> {
+        self.forget(id_hash);
+        self.db.delete_session(id_hash).await
     }
 
     /// Finds and checks the session cookie of `domain` in the request headers. It never
@@ -161,7 +207,7 @@ impl SessionStore {
         };
         let id_hash = id.hash();
 
-        let record = match self.db.get_session(&id_hash).await {
+        let record = match self.read_session(&id_hash).await {
             Ok(Some(record)) => record,
             Ok(None) => {
                 tracing::debug!("the session cookie names no stored session");
@@ -184,7 +230,7 @@ impl SessionStore {
                 tracing::error!(%error, "updating the session failed; the request is anonymous");
                 Resolution::store_failure()
             }
-            Err(Rejection::Invalid) => match self.db.delete_session(&id_hash).await {
+            Err(Rejection::Invalid) => match self.delete_row(&id_hash).await {
                 Ok(_) => Resolution::dead_cookie(domain),
                 Err(error) => {
                     tracing::error!(%error, "deleting an invalid session failed; the request is anonymous");
@@ -242,6 +288,7 @@ impl SessionStore {
         }
 
         if !remembered && now - session.last_activity_at >= TOUCH_INTERVAL_MILLIS {
+            self.forget(&session.id_hash);
             match self.db.touch_session(&session.id_hash, now).await {
                 Ok(true) => session.last_activity_at = now,
                 Ok(false) => return Err(Rejection::Gone),
@@ -315,7 +362,7 @@ impl SessionStore {
         // old profile stays until the next interval. Closing that needs a storage method that
         // updates only when `profile_refreshed_at` still has the value read.
         match self
-            .db
+            .forget_and_db(&session.id_hash)
             .set_session_profile(&session.id_hash, &session.data, now)
             .await
         {
@@ -402,6 +449,7 @@ impl SessionStore {
         match previous_id_hash {
             None => self.db.insert_session(&record).await?,
             Some(previous) => {
+                self.forget(&previous);
                 self.db.rotate_session(&previous, &record).await?;
             }
         }
@@ -447,6 +495,7 @@ impl SessionStore {
         }
 
         let record = session.to_record(&session.id_hash);
+        self.forget(&old_id_hash);
         let old_existed = self.db.rotate_session(&old_id_hash, &record).await?;
         if !old_existed {
             // The session ended meanwhile; the row just stored must not revive it.
@@ -466,7 +515,7 @@ impl SessionStore {
         session: ActiveSession,
         domain: &CookieDomain,
     ) -> Result<HeaderValue, SessionError> {
-        self.db.delete_session(&session.id_hash).await?;
+        self.delete_row(&session.id_hash).await?;
         tracing::info!(username = %session.username, "session destroyed");
         Ok(clearing_cookie(domain))
     }
@@ -479,7 +528,7 @@ impl SessionStore {
         elevation: Option<(i64, &str)>,
     ) -> Result<(), SessionError> {
         let exists = self
-            .db
+            .forget_and_db(&session.id_hash)
             .set_session_elevation(&session.id_hash, elevation)
             .await?;
         if !exists {

@@ -107,6 +107,20 @@ pub(crate) use {execute, in_transaction, with_pool};
 pub struct Database {
     pool: Pool,
     cipher: Cipher,
+    /// Counts changes that can reduce a user's rights, made through this handle or its clones.
+    changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Counts one change when dropped, that is after the method that made it has committed: a
+/// reader that saw the old value cannot then store it under the new count.
+pub(crate) struct ChangeGuard<'a>(&'a Database);
+
+impl Drop for ChangeGuard<'_> {
+    fn drop(&mut self) {
+        self.0
+            .changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -116,6 +130,19 @@ pub(crate) enum Pool {
 }
 
 impl Database {
+    /// The number of changes made through this handle (and its clones) that can reduce a user's
+    /// rights: password, disable, groups, profile, deletion, import, ending sessions. A cache of
+    /// session state compares it to drop what such a change made stale, at once, in this
+    /// process. Other processes and instances are not counted here.
+    pub fn change_generation(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Returns a guard that counts one change when the calling method returns.
+    pub(crate) fn change_guard(&self) -> ChangeGuard<'_> {
+        ChangeGuard(self)
+    }
+
     /// Opens the database, creating a SQLite file if missing, applies the migrations this binary
     /// contains, and checks `cipher` against the key the database was created with (storing the
     /// check value on first start).
@@ -124,7 +151,11 @@ impl Database {
         cipher: Cipher,
     ) -> Result<Database, StorageError> {
         let pool = connect::open(options).await?;
-        let database = Database { pool, cipher };
+        let database = Database {
+            pool,
+            cipher,
+            changes: std::sync::Arc::default(),
+        };
         database.check_encryption_key().await?;
         Ok(database)
     }

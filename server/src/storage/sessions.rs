@@ -281,6 +281,7 @@ impl Database {
 
     /// Deletes every session of the user; returns how many there were.
     pub async fn delete_sessions_of_user(&self, username: &str) -> Result<u64, StorageError> {
+        let _changed = self.change_guard();
         let deleted = execute!(self, {
             sqlx::query("DELETE FROM sessions WHERE username = $1").bind(username)
         })?;

@@ -239,6 +239,7 @@ impl Database {
         password_hash: &str,
         now: i64,
     ) -> Result<i64, StorageError> {
+        let _changed = self.change_guard();
         in_transaction!(self, connection => {
             let version: Option<i64> = sqlx::query_scalar(
                 "UPDATE users SET password_hash = $2, password_version = password_version + 1, \
@@ -268,6 +269,7 @@ impl Database {
         disabled: bool,
         now: i64,
     ) -> Result<(), StorageError> {
+        let _changed = self.change_guard();
         in_transaction!(self, connection => {
             let updated = sqlx::query(
                 "UPDATE users SET disabled = $2, updated_at = $3 WHERE username = $1",
@@ -298,6 +300,7 @@ impl Database {
         groups: &[String],
         now: i64,
     ) -> Result<(), StorageError> {
+        let _changed = self.change_guard();
         let groups = normalize_groups(groups);
         in_transaction!(self, connection => {
             let updated = sqlx::query("UPDATE users SET updated_at = $2 WHERE username = $1")
@@ -326,6 +329,7 @@ impl Database {
         email: Option<&str>,
         now: i64,
     ) -> Result<(), StorageError> {
+        let _changed = self.change_guard();
         in_transaction!(self, connection => {
             let updated = sqlx::query(
                 "UPDATE users SET display_name = $2, email = $3, updated_at = $4 \
@@ -374,6 +378,7 @@ impl Database {
     /// one transaction, so that a later user of the same name inherits none of them. Attempts,
     /// bans and audit events are kept as history. Returns whether the user existed.
     pub async fn delete_user(&self, username: &str) -> Result<bool, StorageError> {
+        let _changed = self.change_guard();
         in_transaction!(self, connection => {
             for statement in [
                 DELETE_SESSIONS_OF_USER,
@@ -405,6 +410,7 @@ impl Database {
         records: &[UserRecord],
         now: i64,
     ) -> Result<ImportCounts, StorageError> {
+        let _changed = self.change_guard();
         in_transaction!(self, connection => {
             let mut counts = ImportCounts::default();
             let mut updates: Vec<(&UserRecord, Vec<String>, User)> = Vec::new();
