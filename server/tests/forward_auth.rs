@@ -263,7 +263,61 @@ on_both_databases!(
     portal_override_checked,
     busy_hashing_never_allows,
     other_instance_changes_seen_within_a_second,
+    legacy_hash_rehashed_after_login,
 );
+
+async fn legacy_hash_rehashed_after_login(backend: Backend) {
+    // A bcrypt hash, as an imported Authelia users file may hold, of "correct horse battery
+    // staple" (passlib 1.7.4, cost 4).
+    const BCRYPT: &str = "$2b$04$GJc/s0f9DGAHgR5OALajIuv4Lu0flhgGOw4fffbdBvRCFr0YjExge";
+    let app = App::new(backend, SHARED_SETUP, "").await;
+    let db = &app.services.db;
+    db.set_password_hash("alice", BCRYPT, START_MILLIS)
+        .await
+        .expect("store the bcrypt hash");
+    let version = db
+        .get_user("alice")
+        .await
+        .expect("read")
+        .expect("alice")
+        .password_version;
+
+    let credentials = basic("alice:correct horse battery staple");
+    let mut headers = forward_auth_headers("app.example.com", "/", "GET");
+    headers.push(("authorization", credentials.as_str()));
+    assert_eq!(
+        app.send("/api/authz/forward-auth", &headers).await.status,
+        StatusCode::OK
+    );
+
+    // The re-hash runs after the response; give it up to five seconds.
+    let mut stored = String::new();
+    for _ in 0..50 {
+        stored = db
+            .get_user("alice")
+            .await
+            .expect("read")
+            .expect("alice")
+            .password_hash;
+        if stored.starts_with("$argon2id$") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+        "{stored}"
+    );
+    let user = db.get_user("alice").await.expect("read").expect("alice");
+    assert_eq!(
+        user.password_version, version,
+        "the password itself did not change"
+    );
+    let verified =
+        gatehouse::identity::hashing::verify_password("correct horse battery staple", &stored)
+            .expect("a valid hash");
+    assert!(verified.matches);
+}
 
 async fn other_instance_changes_seen_within_a_second(backend: Backend) {
     // Another instance (or the command line) shares the database but not this process's cache:

@@ -31,7 +31,7 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::forward_auth::client_ip::ClientIp;
 use crate::forward_auth::rate_limit::RateLimiter;
-use crate::identity::directory::{UserDirectory, UserProfile};
+use crate::identity::directory::{rehash_after_login, UserDirectory, UserProfile};
 use crate::identity::names::normalize_username;
 use crate::identity::pool::{HashingPool, PoolError};
 use crate::identity::regulation::{AttemptRecord, RegulationSubject, Regulator};
@@ -368,6 +368,8 @@ impl BasicVerifier {
 
         let account_key = failed_attempt.account_key;
         let stored_hash = user.as_ref().map(|user| user.password_hash.expose());
+        // A second copy for a re-hash after success; both are cleared when dropped.
+        let password_for_rehash = Password::from(password.expose().to_owned());
         let verified = match self.pool.verify_or_dummy(password, stored_hash).await {
             Ok(verified) => verified,
             Err(PoolError::Busy) => {
@@ -402,6 +404,15 @@ impl BasicVerifier {
         }
         if let (Some(cache), Some(key)) = (&self.cache, cache_key) {
             cache.insert(key, self.clock.now_millis());
+        }
+        if verified.needs_rehash {
+            rehash_after_login(
+                &self.directory,
+                &self.pool,
+                &self.clock,
+                &user,
+                password_for_rehash,
+            );
         }
         tracing::debug!(username = user.username, "Basic credentials verified");
         BasicOutcome::Success(user)

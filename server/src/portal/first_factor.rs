@@ -20,6 +20,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::config::Policy;
+use crate::identity::directory::rehash_after_login;
 use crate::identity::names::normalize_username;
 use crate::identity::pool::PoolError;
 use crate::identity::regulation::AttemptRecord;
@@ -121,6 +122,8 @@ pub(super) async fn first_factor(
 
     let user = found.filter(|user| !user.disabled);
     let stored_hash = user.as_ref().map(|user| user.password_hash.expose());
+    // A second copy for a re-hash after success; both are cleared when dropped.
+    let password_for_rehash = Password::from(body.password.clone());
     let password = Password::from(body.password);
     let verified = match state.pool.verify_or_dummy(password, stored_hash).await {
         Ok(verified) => verified,
@@ -135,7 +138,6 @@ pub(super) async fn first_factor(
             return internal_error();
         }
     };
-    // NOTE: a hash that `needs_rehash` is not re-hashed after a successful login yet.
     let Some(user) = user.filter(|_| verified.matches) else {
         tracing::info!(account_key, client = %subject.address(), "first factor rejected: wrong user name or password");
         if let Err(error) = state.regulator.record(&failed_attempt).await {
@@ -151,6 +153,15 @@ pub(super) async fn first_factor(
     if let Err(error) = state.regulator.record(&successful_attempt).await {
         tracing::error!(%error, account_key, "first factor failed: recording the successful attempt failed");
         return internal_error();
+    }
+    if verified.needs_rehash {
+        rehash_after_login(
+            &state.directory,
+            &state.pool,
+            &state.clock,
+            &user,
+            password_for_rehash,
+        );
     }
 
     let domain = &portal.entry.config;

@@ -353,6 +353,30 @@ impl Database {
         Ok(())
     }
 
+    /// Replaces the user's password hash with a new hash of the same password, written with the
+    /// current algorithm, if the stored hash is still `old_hash`. Returns whether it did. The
+    /// password version and the user's sessions stay as they are, because the password itself
+    /// did not change.
+    pub async fn rehash_password(
+        &self,
+        username: &str,
+        old_hash: &str,
+        new_hash: &str,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        let updated = execute!(self, {
+            sqlx::query(
+                "UPDATE users SET password_hash = $3, updated_at = $4 \
+                 WHERE username = $1 AND password_hash = $2",
+            )
+            .bind(username)
+            .bind(old_hash)
+            .bind(new_hash)
+            .bind(now)
+        })?;
+        Ok(updated == 1)
+    }
+
     /// Stores the second-factor method the user prefers (`None` for no preference).
     pub async fn set_preferred_2fa_method(
         &self,
