@@ -264,7 +264,41 @@ on_both_databases!(
     busy_hashing_never_allows,
     other_instance_changes_seen_within_a_second,
     legacy_hash_rehashed_after_login,
+    session_username_tripwire,
 );
+
+async fn session_username_tripwire(backend: Backend) {
+    // A proxy may name the user it expects in Session-Username; a session of another user is a
+    // stolen cookie and ends.
+    let app = App::new(backend, SHARED_SETUP, "").await;
+    let cookie = format!(
+        "gatehouse_session={}",
+        app.session("alice", Level::OneFactor).await
+    );
+    let mut same = forward_auth_headers("app.example.com", "/", "GET");
+    same.extend([("cookie", cookie.as_str()), ("session-username", "ALICE")]);
+    assert_eq!(
+        app.send("/api/authz/forward-auth", &same).await.status,
+        StatusCode::OK
+    );
+
+    let mut other = forward_auth_headers("app.example.com", "/", "GET");
+    other.extend([("cookie", cookie.as_str()), ("session-username", "bob")]);
+    let answer = app.send("/api/authz/forward-auth", &other).await;
+    assert_eq!(answer.status, StatusCode::FOUND);
+    assert!(answer
+        .header("set-cookie")
+        .unwrap_or_default()
+        .contains("Max-Age=0"));
+
+    let mut again = forward_auth_headers("app.example.com", "/", "GET");
+    again.push(("cookie", cookie.as_str()));
+    assert_eq!(
+        app.send("/api/authz/forward-auth", &again).await.status,
+        StatusCode::FOUND,
+        "the session ended for good"
+    );
+}
 
 async fn legacy_hash_rehashed_after_login(backend: Backend) {
     // A bcrypt hash, as an imported Authelia users file may hold, of "correct horse battery
