@@ -393,7 +393,7 @@ async fn other_instance_changes_seen_within_a_second(backend: Backend) {
 }
 
 async fn trailing_dot_needs_two_factor(backend: Backend) {
-    // BR-14 with its own rules.
+    // A trailing dot names the same host: it must not skip the two-factor rule for that host.
     let rules = "
 access_control:
   default_policy: deny
@@ -634,7 +634,7 @@ async fn ext_authz_reads_host_and_sub_path(backend: Backend) {
 }
 
 async fn non_ascii_identity_sent_as_utf8(backend: Backend) {
-    // BR-36.
+    // Non-ASCII names and groups are sent as UTF-8 bytes, never a 500 or a second header line.
     let app = App::new(backend, SHARED_SETUP, "").await;
     let record = UserRecord {
         username: "zoe".to_owned(),
@@ -669,7 +669,7 @@ async fn non_ascii_identity_sent_as_utf8(backend: Backend) {
 }
 
 async fn admin_changes_end_access_at_once(backend: Backend) {
-    // BR-33 with users in the database.
+    // Admin changes to users in the database reach open sessions at once.
     let rules = "access_control:\n  default_policy: deny\n  rules:\n    - domain: 'dev.example.com'\n      subject: 'group:dev'\n      policy: one_factor\n";
     let app = App::new(backend, rules, "").await;
     let check = |cookie: String| {
@@ -825,7 +825,8 @@ async fn auth_request_always_401(backend: Backend) {
         Some("https://auth.example.com/?rd=https%3A%2F%2Fapp.example.com%2Fform&rm=POST")
     );
 
-    // BR-23: an OPTIONS preflight on a bypass rule by method.
+    // An OPTIONS preflight on a bypass rule by method: the original method decides, not the
+    // authz request's own GET.
     let app = App::new(
         backend,
         "
@@ -905,7 +906,7 @@ async fn bad_requests_fail_closed(backend: Backend) {
         app.session("alice", Level::TwoFactor).await
     );
 
-    // BR-04: malformed X-Original-URL values on auth-request (400) and legacy (401).
+    // Malformed X-Original-URL values on auth-request (400) and legacy (401), never 200.
     let bad_urls = [
         "https://app.example.com/%zz/../admin",
         "https://app.example.com:99999/",
@@ -1015,7 +1016,7 @@ async fn allowed_sends_identity_headers(backend: Backend) {
     );
     let mut headers = forward_auth_headers("app.example.com", "/", "GET");
     headers.push(("cookie", &cookie));
-    // Identity headers written by the client are never copied into the answer (BR-21).
+    // Identity headers written by the client are never copied into the response.
     headers.push(("remote-user", "bob"));
     headers.push(("remote-groups", "admins"));
     let answer = app.send("/api/authz/forward-auth", &headers).await;
@@ -1059,7 +1060,7 @@ async fn bypass_sends_no_identity(backend: Backend) {
 }
 
 async fn one_factor_session_needs_second_for_two_factor(backend: Backend) {
-    // BR-10.
+    // A session still waiting for its second factor does not pass a two-factor rule.
     let app = App::new(backend, SHARED_SETUP, "").await;
     let one = format!(
         "gatehouse_session={}",
@@ -1088,7 +1089,7 @@ async fn one_factor_session_needs_second_for_two_factor(backend: Backend) {
 }
 
 async fn host_case_and_trailing_dot(backend: Backend) {
-    // BR-06 and BR-14.
+    // Host case and a trailing dot cannot skip the rule written for the canonical host.
     let rules = "
 access_control:
   default_policy: deny
@@ -1148,7 +1149,7 @@ access_control:
         StatusCode::BAD_REQUEST
     );
 
-    // BR-15: the port is split off for rules and kept (unless default) in rd.
+    // The port is split off for rules and kept (unless default) in rd.
     let anonymous = app
         .send(
             "/api/authz/forward-auth",
@@ -1186,7 +1187,7 @@ access_control:
 }
 
 async fn wildcard_label_boundaries(backend: Backend) {
-    // BR-11.
+    // A wildcard matches on DNS label boundaries only.
     let app = App::new(backend, "access_control:\n  default_policy: deny\n  rules:\n    - domain: '*.example.com'\n      policy: one_factor\n", "").await;
     let alice = format!(
         "gatehouse_session={}",
@@ -1239,7 +1240,7 @@ async fn wildcard_label_boundaries(backend: Backend) {
 }
 
 async fn dot_segments_cannot_bypass(backend: Backend) {
-    // BR-07.
+    // Extra slashes and dot segments cannot walk around a path rule.
     let rules = "
 access_control:
   default_policy: deny
@@ -1305,7 +1306,8 @@ access_control:
 }
 
 async fn client_ip_from_trusted_proxies(backend: Backend) {
-    // BR-09 and BR-18.
+    // The client is the right-most untrusted X-Forwarded-For entry; anything unreadable is
+    // unknown, and an unknown client meets no network criterion.
     let rules = "
 access_control:
   default_policy: deny
@@ -1407,7 +1409,7 @@ access_control:
 }
 
 async fn anonymous_subject_rule_asks_login(backend: Backend) {
-    // BR-35.
+    // An anonymous request asks for login where logging in could satisfy a subject rule.
     let rules = "
 access_control:
   default_policy: deny
@@ -1487,7 +1489,7 @@ access_control:
 }
 
 async fn method_rules_use_original_method(backend: Backend) {
-    // BR-23.
+    // Method rules use the original method, and a lower-case method is a bad request.
     let rules = "
 access_control:
   default_policy: deny
@@ -1562,7 +1564,7 @@ access_control:
 }
 
 async fn basic_credentials(backend: Backend) {
-    // BR-25, with alice's password holding colons.
+    // Basic credentials split at the first colon only: alice's password holds colons.
     let app = App::new(backend, SHARED_SETUP, "").await;
     let hash = hash_password("s3cr:t:pass", &cheap_params()).expect("hash");
     app.services
@@ -1676,7 +1678,7 @@ async fn forward_auth_only_get_and_head(backend: Backend) {
 }
 
 async fn websocket_headers_ignored(backend: Backend) {
-    // BR-22.
+    // WebSocket upgrade headers copied from the client are information, not instructions.
     let app = App::new(backend, SHARED_SETUP, "").await;
     let cookie = format!(
         "gatehouse_session={}",
@@ -1698,7 +1700,7 @@ async fn websocket_headers_ignored(backend: Backend) {
 }
 
 async fn forged_session_ids_anonymous(backend: Backend) {
-    // BR-31: ids the client made up, or rotated away, are anonymous.
+    // Session ids the client made up, or that a rise of level replaced, are anonymous.
     let app = App::new(backend, SHARED_SETUP, "").await;
     let first = app.session("alice", Level::OneFactor).await;
     // 43 characters of URL-safe base64 is the shape of a real id, so this one reaches the store.
@@ -1759,7 +1761,8 @@ async fn forged_session_ids_anonymous(backend: Backend) {
 }
 
 async fn large_headers_accepted(backend: Backend) {
-    // BR-37 at the router level; the 431 above the limit is tested against the real server.
+    // 12 KiB of cookies and an 8 KiB URI pass at the router level; the 431 above the limit is
+    // tested against the real server in http.rs.
     let app = App::new(backend, SHARED_SETUP, "").await;
     let session = app.session("alice", Level::TwoFactor).await;
     let cookie = format!(
