@@ -156,7 +156,7 @@ async fn evaluate(
 }
 
 /// Decides for the target method and for every method an override names, and keeps the strictest
-/// answer: the backend may act on any of them, so the answer must hold for each.
+/// decision: the backend may act on any of them, so the decision must hold for each.
 pub fn decide_for_target(
     access: &AccessControl,
     target: &Target,
@@ -230,8 +230,8 @@ fn read_target(
     }
 }
 
-/// The portal URL for the "log in first" answer; `None` only on the legacy endpoint without `rd`
-/// or `X-Authelia-URL`, which then answers a plain 401.
+/// Returns the portal URL for the "log in first" response; `None` only on the legacy endpoint without `rd`
+/// or `X-Authelia-URL`, which then responds with a plain 401.
 fn portal_url(
     state: &AuthzState,
     endpoint: &Endpoint,
@@ -455,7 +455,7 @@ fn log_decision(endpoint: &Endpoint, target: &Target, identity: &Identity, decis
 }
 
 impl AuthzState {
-    /// The index of the first cookie domain that is the host or a parent of it.
+    /// Returns the index of the first cookie domain that is the host or a parent of it.
     pub fn cookie_domain_for(&self, host: &CanonicalHost) -> Option<usize> {
         self.cookie_domains
             .iter()

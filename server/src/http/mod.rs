@@ -14,14 +14,14 @@ use crate::storage::Database;
 mod health;
 pub mod request_id;
 
-/// What every handler can reach: storage, time and the portal's build settings.
+/// The state every handler can reach: storage, time and the portal's build settings.
 #[derive(Clone)]
 pub struct AppState {
     /// The database of users, sessions and second factors.
     pub db: Database,
     /// The source of the current time.
     pub clock: Clock,
-    /// Where the portal's site directory is and what its files are called.
+    /// The portal's site directory and the names of its files.
     pub leptos: Arc<LeptosOptions>,
 }
 
@@ -38,7 +38,7 @@ pub fn router(services: &Services, leptos: Arc<LeptosOptions>) -> Router {
         .merge(request_id::layer(crate::portal::routes(services)))
 }
 
-/// The authz endpoints alone: what the forward-auth tests drive.
+/// Builds a router of the authz endpoints alone, which the forward-auth tests drive.
 pub fn authz_router(services: &Services) -> Router {
     request_id::layer(crate::forward_auth::routes(
         Arc::clone(&services.authz),
@@ -46,7 +46,7 @@ pub fn authz_router(services: &Services) -> Router {
     ))
 }
 
-/// The router without the authz endpoints: health, portal pages and static files.
+/// Builds the router without the authz endpoints: health, portal pages and static files.
 pub fn base_router(state: AppState) -> Router {
     let leptos_options = (*state.leptos).clone();
     let routes = generate_route_list(app::App);

@@ -19,7 +19,7 @@ use crate::storage::{Database, StorageError, User};
 /// How often at most the users file's modification time is checked.
 const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
-/// A user as the rest of Gatehouse sees it.
+/// A user's profile as the rest of Gatehouse uses it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserProfile {
     /// The canonical user name: lower-case in the database backend, as written in a users file.
@@ -104,7 +104,7 @@ impl UserDirectory {
         }
     }
 
-    /// The key regulation counts attempts under: the user a login name resolves to, else the
+    /// Returns the key regulation counts attempts under: the user a login name resolves to, else the
     /// typed name lower-cased, so that `alice`, `ALICE` and her e-mail address share one counter.
     pub async fn account_key(&self, login: &str) -> Result<String, DirectoryError> {
         Ok(match self.find_by_login(login).await? {
