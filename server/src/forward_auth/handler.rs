@@ -4,6 +4,7 @@
 //! identification, decision, response. Any failure before the decision gets the "bad request"
 //! response, and an error after it never gets 200 unless the rule is `bypass`.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use crate::forward_auth::AuthzState;
 use crate::identity::directory::UserProfile;
 use crate::redirect::check_portal_override;
 use crate::session::Level;
+use url::Url;
 
 /// One configured authz endpoint, ready to serve.
 pub struct Endpoint {
@@ -232,13 +234,13 @@ fn read_target(
 
 /// Returns the portal URL for the "log in first" response; `None` only on the legacy endpoint without `rd`
 /// or `X-Authelia-URL`, which then responds with a plain 401.
-fn portal_url(
-    state: &AuthzState,
+fn portal_url<'a>(
+    state: &'a AuthzState,
     endpoint: &Endpoint,
     domain_index: usize,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<Option<String>, BadRequest> {
+) -> Result<Option<Cow<'a, Url>>, BadRequest> {
     let domain = &state.cookie_domains[domain_index];
     let query_override = |name: &str| -> Result<Option<String>, BadRequest> {
         let mut values = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
@@ -263,12 +265,12 @@ fn portal_url(
     };
     if let Some(candidate) = override_value {
         let url = check_portal_override(&candidate, &domain.host)?;
-        return Ok(Some(url.to_string()));
+        return Ok(Some(Cow::Owned(url)));
     }
     match endpoint.implementation {
         Implementation::Legacy => Ok(None),
         _ => match &domain.portal {
-            Some(portal) => Ok(Some(portal.to_string())),
+            Some(portal) => Ok(Some(Cow::Borrowed(portal))),
             None => Err(BadRequest::NoPortalUrl),
         },
     }
@@ -369,7 +371,7 @@ fn respond(
     _state: &AuthzState,
     endpoint: &Endpoint,
     target: &Target,
-    portal: Option<&str>,
+    portal: Option<&Url>,
     authz_method: &Method,
     headers: &HeaderMap,
     identity: &Identity,
@@ -378,10 +380,7 @@ fn respond(
     let unauthorized = || -> Response {
         match portal {
             Some(portal_url) => {
-                let Ok(portal_url) = url::Url::parse(portal_url) else {
-                    return response::forbidden();
-                };
-                let location = redirection_url(&portal_url, &target.rd_url(), target.method());
+                let location = redirection_url(portal_url, &target.rd_url(), target.method());
                 let status = unauthorized_status(headers, target.method(), endpoint.implementation);
                 response::redirect(status, &location, authz_method)
             }
