@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub enum Clock {
     /// The system clock.
     System,
-    /// A clock that moves only when told to, shared by every clone.
+    /// A clock that moves only when advanced, shared by every clone.
     Manual(Arc<AtomicI64>),
 }
 

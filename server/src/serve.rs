@@ -27,7 +27,7 @@ pub const MAX_HEADER_LINES: usize = 512;
 /// How long open connections get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// How the listener treats connections.
+/// Settings the listener applies to every connection.
 #[derive(Clone, Debug)]
 pub struct ListenSettings {
     /// Maximum size of a request head (request line and headers) in bytes; larger ones get 431.
@@ -110,7 +110,7 @@ fn log_connection_error(
             %peer,
             limit_bytes = header_limit,
             max_header_lines = MAX_HEADER_LINES,
-            "answered 431: request head larger than server.buffers.read or with too many header lines; raise server.buffers.read to accept larger heads"
+            "responded 431: request head larger than server.buffers.read or with too many header lines; raise server.buffers.read to accept larger heads"
         );
     } else {
         tracing::debug!(%peer, %error, "connection ended with an error");

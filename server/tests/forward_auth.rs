@@ -43,7 +43,7 @@ struct App {
     _directory: tempfile::TempDir,
 }
 
-/// An answer with its body read.
+/// A response with its body read.
 struct Answer {
     status: StatusCode,
     headers: HeaderMap,
@@ -514,7 +514,7 @@ async fn portal_override_checked(backend: Backend) {
 }
 
 async fn busy_hashing_never_allows(backend: Backend) {
-    // With the only hashing worker and the only queue place taken, a Basic check answers 503,
+    // With the only hashing worker and the only queue place taken, a Basic check gets 503,
     // never 200, while a bypass rule still needs no identity.
     let app = App::with_hashing(backend, SHARED_SETUP, 1, 1).await;
     let pool = std::sync::Arc::clone(&app.services.pool);
@@ -1409,7 +1409,7 @@ access_control:
 }
 
 async fn anonymous_subject_rule_asks_login(backend: Backend) {
-    // An anonymous request asks for login where logging in could satisfy a subject rule.
+    // An anonymous request is sent to log in where logging in could satisfy a subject rule.
     let rules = "
 access_control:
   default_policy: deny
@@ -1564,7 +1564,7 @@ access_control:
 }
 
 async fn basic_credentials(backend: Backend) {
-    // Basic credentials split at the first colon only: alice's password holds colons.
+    // Basic credentials split at the first colon only, because alice's password contains colons.
     let app = App::new(backend, SHARED_SETUP, "").await;
     let hash = hash_password("s3cr:t:pass", &cheap_params()).expect("hash");
     app.services
@@ -1635,7 +1635,7 @@ async fn basic_credentials(backend: Backend) {
         StatusCode::OK
     );
 
-    // Basic never reaches two factors: a two-factor target answers with the challenge.
+    // Basic never reaches two factors: a two-factor target gets the challenge.
     let mut headers = forward_auth_headers("secure.example.com", "/", "GET");
     headers.push(("authorization", &good));
     let answer = app.send("/api/authz/forward-auth", &headers).await;

@@ -166,13 +166,13 @@ fn start_server(backend: Backend) -> Server {
     }
 }
 
-/// Sends one raw HTTP/1.1 request and returns the status code of the answer.
+/// Sends one raw HTTP/1.1 request and returns the status code of the response.
 fn status_of_raw_request(address: SocketAddr, extra_header_bytes: usize) -> u16 {
     status_of_raw_request_with_lines(address, extra_header_bytes, 0)
 }
 
 /// Sends one raw HTTP/1.1 request with a cookie of `extra_header_bytes` and `extra_lines` short
-/// header lines, and returns the status code of the answer.
+/// header lines, and returns the status code of the response.
 fn status_of_raw_request_with_lines(
     address: SocketAddr,
     extra_header_bytes: usize,

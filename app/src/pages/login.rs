@@ -1,12 +1,11 @@
 //! The sign-in page.
 //!
-//! NOTE: this is the placeholder of the foundation: the form renders and hydrates, but signing in
-//! is built with the portal. Until then the form posts to the JSON-free fallback route, which
-//! answers that signing in is not available yet.
+//! NOTE: this page is a placeholder. The form renders and hydrates, but nothing handles its
+//! submission yet: a POST to `/` gets 405. Signing in works through `POST /api/firstfactor`.
 
 use leptos::prelude::*;
 
-/// The sign-in form: username, password and "Remember me".
+/// Renders the sign-in form: username, password and "Remember me".
 #[component]
 pub fn LoginPage() -> impl IntoView {
     // Set once the wasm has taken over the page, so tests and people can see that hydration worked.

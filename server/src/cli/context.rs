@@ -1,4 +1,4 @@
-//! What every command needs before it acts: the configuration and, for most, the database.
+//! The set-up every command needs before it acts: the configuration and, for most, the database.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use crate::storage::{Cipher, Database, DatabaseOptions};
 
 use super::{embedded, CliError};
 
-/// Where the configuration comes from: the files named with `--config`, or the embedded default
+/// The source of the configuration: the files named with `--config`, or the embedded default
 /// in the data directory.
 #[derive(Debug, Clone)]
 pub struct ConfigSource {
@@ -46,7 +46,7 @@ impl ConfigSource {
     }
 }
 
-/// The process's environment, for `GATEHOUSE_…` and `AUTHELIA_…` overrides.
+/// Collects the process's environment, for `GATEHOUSE_…` and `AUTHELIA_…` overrides.
 fn process_environment() -> HashMap<String, String> {
     std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
@@ -101,7 +101,7 @@ pub async fn open_database(config: &Config) -> Result<Database, CliError> {
         .map_err(|error| CliError::new(format!("cannot open the database: {error}")))
 }
 
-/// The argon2 parameters new password hashes are written with: the users file's when users live
+/// Returns the argon2 parameters new password hashes are written with: the users file's when users live
 /// in a file, else the database backend's.
 pub fn hashing_params(config: &Config) -> Argon2Params {
     let configured = &config.authentication_backend.password_hashing().argon2;

@@ -25,7 +25,7 @@ const FIRST_ADMIN: &str = "admin";
 /// How long the printed link to set the first administrator's password stays valid.
 const FIRST_ADMIN_LINK_LIFETIME_MILLIS: i64 = 60 * 60 * 1000;
 /// The `meta` key that holds the first administrator's password version at creation: while the
-/// user still has that version, nobody has set a password they know.
+/// user still has that version, no one has set a known password.
 const FIRST_ADMIN_VERSION_KEY: &str = "first_admin_unset_password_version";
 /// The purpose recorded with that link's token; the password-reset page consumes it.
 pub const RESET_PASSWORD_PURPOSE: &str = "reset_password";
@@ -76,7 +76,7 @@ fn listen_address(config: &Config) -> SocketAddr {
     SocketAddr::new(ip, config.server.address.port)
 }
 
-/// The site's settings: where its files are and what they are called.
+/// Builds the site's settings: where its files are and what they are called.
 fn leptos_options(address: SocketAddr) -> Result<LeptosOptions, CliError> {
     let site_root = find_site_root();
     match &site_root {
@@ -133,7 +133,7 @@ async fn prepare_first_admin(
     let user = match existing {
         Some(user) => user,
         None => {
-            // A random password nobody knows, so the account cannot be used until one is set.
+            // A random password that no one knows, so the account cannot be used until one is set.
             let unknown_password = random_token();
             let params = context::hashing_params(config);
             let password_hash =
@@ -215,8 +215,8 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The stored form of a single-use token: its SHA-256 in hex, so a copy of the database holds no
-/// usable link.
+/// Returns the stored form of a single-use token: its SHA-256 in hex, so a copy of the database
+/// contains no usable link.
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

@@ -135,7 +135,8 @@ pub fn allowed(user: Option<&Identified>) -> Response {
     response
 }
 
-/// Adds a `Set-Cookie` that clears a dead session cookie; 2xx answers carry none.
+/// Adds a `Set-Cookie` that clears a dead session cookie to a non-2xx response. A 2xx response
+/// gets none.
 pub fn with_clear_cookie(mut response: Response, clear_cookie: Option<HeaderValue>) -> Response {
     if let Some(cookie) = clear_cookie {
         if !response.status().is_success() {

@@ -1,4 +1,4 @@
-//! `GET /api/health`: 200 while the database answers, 503 when it does not.
+//! `GET /api/health`: 200 while a database query succeeds, 503 when it fails.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::AppState;
 
-/// Answers 200 `{"status":"OK"}` when the database answers a query, else 503 with a KO body.
+/// Returns 200 `{"status":"OK"}` when a database query succeeds, else 503 with a KO body.
 pub async fn health(State(state): State<AppState>) -> Response {
     match state.db.ping().await {
         Ok(()) => (
@@ -20,7 +20,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         )
             .into_response(),
         Err(error) => {
-            tracing::warn!(%error, "health check failed: the database did not answer");
+            tracing::warn!(%error, "health check failed: the database query failed");
             let body = Envelope {
                 status: "KO",
                 message: Some("The database is not reachable."),

@@ -26,7 +26,7 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-/// Wraps the router so that each request gets an id, a span carrying it, and the id in the answer.
+/// Wraps the router so that each request gets an id, a span carrying it, and the id in the response.
 pub fn layer(router: Router) -> Router {
     router
         .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))

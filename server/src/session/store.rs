@@ -100,7 +100,7 @@ enum Rejection {
 /// through this process is seen at once (see [`SessionStore::resolve`]).
 pub const CACHE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// The most session rows kept in memory.
+/// The maximum number of session rows kept in memory.
 const CACHE_CAPACITY: u64 = 100_000;
 
 /// Sessions in the database, with a short-lived cache of the rows in front of them.
