@@ -6,6 +6,7 @@
 //! `{"status":"OK","data":…}` or `{"status":"KO","message":…}` and carry
 //! `Cache-Control: no-store`.
 
+mod elevation;
 mod first_factor;
 mod request;
 mod response;
@@ -92,6 +93,10 @@ pub fn routes(services: &Services) -> Router {
         .route("/api/secondfactor/totp", post(second_factor::totp))
         .route("/api/user/info", get(session_info::user_info))
         .route("/api/logout", post(session_info::logout))
+        .route(
+            "/api/user/session/elevation",
+            get(elevation::elevation_state),
+        )
         .route(
             "/api/checks/safe-redirection",
             post(session_info::safe_redirection),

@@ -45,6 +45,16 @@ pub(super) fn ko(status: StatusCode, message: &str) -> Response {
     json_response(status, &envelope)
 }
 
+/// `{"status":"KO","data":…}` with `status`: a refusal whose data tells the portal what to do.
+pub(super) fn ko_data(status: StatusCode, data: Value) -> Response {
+    let envelope = Envelope {
+        status: "KO",
+        data: Some(data),
+        message: None,
+    };
+    json_response(status, &envelope)
+}
+
 /// 403 with the plain text `403 Forbidden`: the caller's session has a lower level than the
 /// endpoint needs, or the request failed the cross-site check.
 pub(super) fn forbidden() -> Response {
