@@ -1,71 +1,76 @@
 //! The baseline: an axum server that responds with 200 "OK" to every request without looking at it.
+//!
+//! It runs in a child process (this binary started again with `--serve-bare`), so that it and
+//! Gatehouse are measured the same way: each a separate process with Tokio's default runtime of
+//! one worker thread per core, reached over loopback from the load generator's process.
 
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::thread::JoinHandle;
+use std::process::{Child, Command, Stdio};
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
 use axum::Router;
-use tokio::sync::oneshot;
 
-/// The bare handler, served on its own Tokio runtime in a thread of this process.
-///
-/// The runtime is separate from the load generator's so that, like Gatehouse, the server has
-/// its own worker threads (Tokio's default: one per core).
+/// The hidden option that makes this binary serve the bare handler instead of benchmarking.
+pub const SERVE_BARE_OPTION: &str = "--serve-bare";
+
+/// The bare handler's child process, killed when this is dropped.
 pub struct BareServer {
     pub address: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    child: Child,
 }
 
 impl BareServer {
-    /// Binds a free loopback port and starts serving.
+    /// Starts the child process and reads the address it listens on from its first output line.
     pub fn start() -> anyhow::Result<BareServer> {
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .context("binding the bare handler's port failed")?;
-        listener.set_nonblocking(true)?;
-        let address = listener.local_addr()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .thread_name("bare-handler")
-            .enable_all()
-            .build()
-            .context("starting the bare handler's runtime failed")?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("bare-handler".to_owned())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)
-                        .expect("a non-blocking std listener converts");
-                    let router = Router::new().fallback(|| async { "OK" });
-                    // Stopping drops the open connections with the runtime instead of waiting
-                    // for them, so a client that keeps one open cannot hold up the exit.
-                    tokio::select! {
-                        served = axum::serve(listener, router) => {
-                            if let Err(error) = served {
-                                eprintln!("gatehouse-bench: the bare handler stopped: {error}");
-                            }
-                        }
-                        _ = stopped => {}
-                    }
-                });
-                runtime.shutdown_background();
-            })
-            .context("starting the bare handler's thread failed")?;
-        Ok(BareServer {
-            address,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        })
+        let program = std::env::current_exe().context("finding this binary's path failed")?;
+        let mut child = Command::new(&program)
+            .arg(SERVE_BARE_OPTION)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| {
+                format!("starting {} {SERVE_BARE_OPTION} failed", program.display())
+            })?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .context("reading the bare handler's address failed")?;
+        let Ok(address) = line.trim().parse::<SocketAddr>() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the bare handler printed {line:?} instead of its address");
+        };
+        Ok(BareServer { address, child })
     }
 }
 
 impl Drop for BareServer {
     fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+/// Serves the bare handler on a free loopback port until the process is killed, after printing
+/// the address on standard output.
+pub fn serve() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the bare handler's runtime failed")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .context("binding the bare handler's port failed")?;
+        let mut stdout = std::io::stdout();
+        writeln!(stdout, "{}", listener.local_addr()?)?;
+        stdout.flush()?;
+        let router = Router::new().fallback(|| async { "OK" });
+        axum::serve(listener, router)
+            .await
+            .context("the bare handler stopped")
+    })
 }

@@ -1,7 +1,7 @@
 //! `gatehouse-bench`: measures Gatehouse's forward-auth endpoint against a bare axum handler.
 //!
-//! It starts a release `gatehouse serve` with a generated configuration and a bare handler in
-//! this process, both on 127.0.0.1, and sends them the same requests. Every request goes to a
+//! It starts a release `gatehouse serve` with a generated configuration and a bare handler, each
+//! in its own child process on 127.0.0.1, and sends them the same requests. Every request goes to a
 //! server it started, and every run is bounded in time or request count. The exit status is 1
 //! when any response was wrong or a step failed, and 0 otherwise (missed targets included, unless
 //! `--enforce-targets` is given).
@@ -76,6 +76,18 @@ struct Options {
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == bare::SERVE_BARE_OPTION)
+    {
+        return match bare::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gatehouse-bench: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let options = Options::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, HeaderName, StatusCode};
 use url::Url;
 
 use super::target::Implementation;
@@ -15,39 +15,55 @@ use super::target::Implementation;
 /// `_`, `.` and `~` stay, a space becomes `+`, and every other byte becomes `%XX` in upper-case
 /// hexadecimal.
 pub fn query_escape(value: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut escaped = String::with_capacity(value.len());
+    push_query_escaped(&mut escaped, value);
+    escaped
+}
+
+/// Appends `value` to `output`, escaped as [`query_escape`] does.
+fn push_query_escaped(output: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &byte in value.as_bytes() {
         match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                escaped.push(char::from(byte));
+                output.push(char::from(byte));
             }
-            b' ' => escaped.push('+'),
+            b' ' => output.push('+'),
             _ => {
-                escaped.push('%');
-                escaped.push(char::from(HEX[usize::from(byte >> 4)]));
-                escaped.push(char::from(HEX[usize::from(byte & 0x0f)]));
+                output.push('%');
+                output.push(char::from(HEX[usize::from(byte >> 4)]));
+                output.push(char::from(HEX[usize::from(byte & 0x0f)]));
             }
         }
     }
-    escaped
 }
 
 /// Escapes text for an HTML attribute or element body as Go's `html.EscapeString` does:
 /// `&`, `<`, `>`, `"` and `'`.
 pub fn html_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&#34;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
+    push_html_escaped(&mut escaped, text);
     escaped
+}
+
+/// Appends `text` to `output`, escaped as [`html_escape`] does, copying the runs between the
+/// escaped characters whole.
+fn push_html_escaped(output: &mut String, text: &str) {
+    let mut run_start = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let replacement = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&#34;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        output.push_str(&text[run_start..index]);
+        output.push_str(replacement);
+        run_start = index + 1;
+    }
+    output.push_str(&text[run_start..]);
 }
 
 /// Builds `<portal>?rd=<target>&rm=<method>`.
@@ -56,6 +72,20 @@ pub fn html_escape(text: &str) -> String {
 /// replace any parameter of the same name, and all parameters are emitted sorted by key with
 /// the values of one key in their original order. An empty `method` leaves out `rm`.
 pub fn redirection_url(portal: &Url, target_rd: &str, method: &str) -> String {
+    // The usual portal URL has no query or fragment, and then `rd` and `rm` are the only
+    // parameters, already in key order: append them without parsing or re-serialising the URL.
+    if portal.query().is_none() && portal.fragment().is_none() && !portal.path().is_empty() {
+        let mut url = String::with_capacity(portal.as_str().len() + 3 * target_rd.len() + 16);
+        url.push_str(portal.as_str());
+        url.push_str("?rd=");
+        push_query_escaped(&mut url, target_rd);
+        if !method.is_empty() {
+            url.push_str("&rm=");
+            push_query_escaped(&mut url, method);
+        }
+        return url;
+    }
+
     let mut parameters: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (key, value) in portal.query_pairs() {
         parameters
@@ -92,12 +122,16 @@ pub fn redirection_url(portal: &Url, target_rd: &str, method: &str) -> String {
 /// Builds the HTML body of a redirect-style response: `<a href="…">302 Found</a>`, with the
 /// status text matching `status`.
 pub fn redirect_body(redirection_url: &str, status: StatusCode) -> String {
-    format!(
-        "<a href=\"{}\">{} {}</a>",
-        html_escape(redirection_url),
-        status.as_str(),
-        status.canonical_reason().unwrap_or_default()
-    )
+    let reason = status.canonical_reason().unwrap_or_default();
+    let mut body = String::with_capacity(redirection_url.len() + reason.len() + 24);
+    body.push_str("<a href=\"");
+    push_html_escaped(&mut body, redirection_url);
+    body.push_str("\">");
+    body.push_str(status.as_str());
+    body.push(' ');
+    body.push_str(reason);
+    body.push_str("</a>");
+    body
 }
 
 /// Chooses the status of an "unauthorized" response that carries the redirection URL.
@@ -124,9 +158,11 @@ pub fn unauthorized_status(
     }
 }
 
+static X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
+
 fn is_xhr(headers: &HeaderMap) -> bool {
     headers
-        .get_all("x-requested-with")
+        .get_all(&X_REQUESTED_WITH)
         .iter()
         .flat_map(|value| value.as_bytes().split(|&byte| byte == b','))
         .any(|value| value.trim_ascii().eq_ignore_ascii_case(b"XMLHttpRequest"))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::HOST;
-use axum::http::{HeaderMap, HeaderValue, Method, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use axum::response::Response;
 
 use crate::access::{AccessControl, Decision, Request as AccessRequest, Subject as AccessSubject};
@@ -26,6 +26,9 @@ use crate::identity::directory::UserProfile;
 use crate::redirect::check_portal_override;
 use crate::session::Level;
 use url::Url;
+
+/// The client address chain; a `HeaderName` so that the lookup does not parse the name.
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// One configured authz endpoint, ready to serve.
 pub struct Endpoint {
@@ -113,7 +116,7 @@ async fn evaluate(
         return Err(BadRequest::UntrustedPeer);
     }
     let target = read_target(endpoint, method, uri, headers)?;
-    let client = client_ip(peer, headers.get_all("x-forwarded-for"), trusted);
+    let client = client_ip(peer, headers.get_all(&X_FORWARDED_FOR), trusted);
 
     let Some(domain_index) = state.cookie_domain_for(target.host()) else {
         return Err(BadRequest::HostOutsideCookieDomains);

@@ -11,8 +11,7 @@ pub mod target;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Method, Uri};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::routing::{any, get, MethodRouter};
 use axum::Router;
 use ipnet::IpNet;
@@ -105,13 +104,24 @@ pub fn routes(state: Arc<AuthzState>, endpoints: &[Arc<Endpoint>]) -> Router {
         let path = endpoint.path.clone();
         let implementation = endpoint.implementation;
         let endpoint = Arc::clone(endpoint);
+        // The request is taken whole and split, because the `HeaderMap` extractor would copy
+        // every header of every authz request.
         let handler = move |state: State<Arc<AuthzState>>,
                             connect: ConnectInfo<SocketAddr>,
-                            method: Method,
-                            uri: Uri,
-                            headers: HeaderMap| {
+                            request: Request| {
             let endpoint = Arc::clone(&endpoint);
-            async move { handler::handle(state, endpoint, connect, method, uri, headers).await }
+            let (parts, _body) = request.into_parts();
+            async move {
+                handler::handle(
+                    state,
+                    endpoint,
+                    connect,
+                    parts.method,
+                    parts.uri,
+                    parts.headers,
+                )
+                .await
+            }
         };
         let method_router: MethodRouter<Arc<AuthzState>> = match implementation {
             Implementation::ForwardAuth | Implementation::AuthRequest => {

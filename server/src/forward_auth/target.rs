@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use http::header::HeaderMap;
+use http::header::{HeaderMap, HeaderName};
 use url::form_urlencoded;
 
 use crate::domain::{canonicalize_authority, parse_port, CanonicalHost, HostError};
@@ -328,8 +328,9 @@ pub fn portal_override_header(headers: &HeaderMap) -> Result<Option<&str>, BadRe
 
 /// A header that names the destination, with its name as written in messages.
 struct DestinationHeader {
-    /// The lower-case header name.
-    name: &'static str,
+    /// The header name. A `HeaderName` rather than text, because looking a header up by text
+    /// parses the name again on every request.
+    name: HeaderName,
     label: &'static str,
     /// Whether a comma can occur inside one value. A comma in a URL is data, not a list
     /// separator, so URL headers cannot be checked for joined values. A joined pair of URLs
@@ -337,56 +338,56 @@ struct DestinationHeader {
     comma_is_data: bool,
 }
 
-const X_FORWARDED_METHOD: DestinationHeader = DestinationHeader {
-    name: "x-forwarded-method",
+static X_FORWARDED_METHOD: DestinationHeader = DestinationHeader {
+    name: HeaderName::from_static("x-forwarded-method"),
     label: "X-Forwarded-Method",
     comma_is_data: false,
 };
-const X_FORWARDED_PROTO: DestinationHeader = DestinationHeader {
-    name: "x-forwarded-proto",
+static X_FORWARDED_PROTO: DestinationHeader = DestinationHeader {
+    name: HeaderName::from_static("x-forwarded-proto"),
     label: "X-Forwarded-Proto",
     comma_is_data: false,
 };
-const X_FORWARDED_HOST: DestinationHeader = DestinationHeader {
-    name: "x-forwarded-host",
+static X_FORWARDED_HOST: DestinationHeader = DestinationHeader {
+    name: HeaderName::from_static("x-forwarded-host"),
     label: "X-Forwarded-Host",
     comma_is_data: false,
 };
-const X_FORWARDED_PORT: DestinationHeader = DestinationHeader {
-    name: "x-forwarded-port",
+static X_FORWARDED_PORT: DestinationHeader = DestinationHeader {
+    name: HeaderName::from_static("x-forwarded-port"),
     label: "X-Forwarded-Port",
     comma_is_data: false,
 };
-const X_FORWARDED_URI: DestinationHeader = DestinationHeader {
-    name: "x-forwarded-uri",
+static X_FORWARDED_URI: DestinationHeader = DestinationHeader {
+    name: HeaderName::from_static("x-forwarded-uri"),
     label: "X-Forwarded-URI",
     comma_is_data: true,
 };
-const X_ORIGINAL_METHOD: DestinationHeader = DestinationHeader {
-    name: "x-original-method",
+static X_ORIGINAL_METHOD: DestinationHeader = DestinationHeader {
+    name: HeaderName::from_static("x-original-method"),
     label: "X-Original-Method",
     comma_is_data: false,
 };
-const X_ORIGINAL_URL: DestinationHeader = DestinationHeader {
-    name: "x-original-url",
+static X_ORIGINAL_URL: DestinationHeader = DestinationHeader {
+    name: HeaderName::from_static("x-original-url"),
     label: "X-Original-URL",
     comma_is_data: true,
 };
-const X_AUTHELIA_URL: DestinationHeader = DestinationHeader {
-    name: "x-authelia-url",
+static X_AUTHELIA_URL: DestinationHeader = DestinationHeader {
+    name: HeaderName::from_static("x-authelia-url"),
     label: "X-Authelia-URL",
     comma_is_data: true,
 };
 /// `Host` names the target only on the ExtAuthz endpoint.
-const HOST_HEADER: DestinationHeader = DestinationHeader {
-    name: "host",
+static HOST_HEADER: DestinationHeader = DestinationHeader {
+    name: HeaderName::from_static("host"),
     label: "Host",
     comma_is_data: false,
 };
 
 /// The headers that name the destination. Every constructor checks all of them, including the
 /// ones its implementation does not read, so that no endpoint silently picks one of two values.
-const DESTINATION_HEADERS: [&DestinationHeader; 8] = [
+static DESTINATION_HEADERS: [&DestinationHeader; 8] = [
     &X_FORWARDED_METHOD,
     &X_FORWARDED_PROTO,
     &X_FORWARDED_HOST,
@@ -398,10 +399,10 @@ const DESTINATION_HEADERS: [&DestinationHeader; 8] = [
 ];
 
 /// Headers that backends read as a replacement for the request method.
-const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
+static METHOD_OVERRIDE_HEADERS: [HeaderName; 3] = [
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
 ];
 
 /// The query parameter that form-based frameworks (Rails, Laravel, Symfony) read as the method.
@@ -427,7 +428,7 @@ fn check_destination_headers(headers: &HeaderMap) -> Result<(), BadRequest> {
 /// Rejects a header that appears on more than one line, or whose one line joins several values
 /// with commas.
 fn check_single(headers: &HeaderMap, header: &DestinationHeader) -> Result<(), BadRequest> {
-    let mut values = headers.get_all(header.name).iter();
+    let mut values = headers.get_all(&header.name).iter();
     let first = values.next();
     if values.next().is_some() {
         return Err(BadRequest::RepeatedHeader(header.label));
@@ -444,7 +445,7 @@ fn optional<'a>(
     header: &DestinationHeader,
 ) -> Result<Option<&'a [u8]>, BadRequest> {
     check_single(headers, header)?;
-    Ok(headers.get(header.name).map(|value| value.as_bytes()))
+    Ok(headers.get(&header.name).map(|value| value.as_bytes()))
 }
 
 /// Returns the value of a header that must appear exactly once.
@@ -693,7 +694,7 @@ fn canonicalize_path(path_raw: &str) -> Result<String, BadRequest> {
 /// `methods` criterion fail.
 fn collect_method_overrides(headers: &HeaderMap, query_pairs: &[(String, String)]) -> Vec<String> {
     let mut overrides = Vec::new();
-    for name in METHOD_OVERRIDE_HEADERS {
+    for name in &METHOD_OVERRIDE_HEADERS {
         for value in headers.get_all(name) {
             for part in value.as_bytes().split(|&byte| byte == b',') {
                 overrides.push(String::from_utf8_lossy(part).trim().to_ascii_uppercase());
@@ -1232,7 +1233,7 @@ mod tests {
         let mut map = forward_auth("app.example.com", "/", &[]);
         let uri =
             HeaderValue::from_bytes("/caf\u{e9}?q=\u{e9}".as_bytes()).expect("obs-text is allowed");
-        map.insert(X_FORWARDED_URI.name, uri);
+        map.insert(X_FORWARDED_URI.name.clone(), uri);
         let target = Target::from_forward_auth(&map).expect("non-ASCII path is encoded");
         assert_eq!(target.path_raw(), "/caf%C3%A9");
         assert_eq!(target.query_raw(), Some("q=%C3%A9"));
@@ -1248,7 +1249,7 @@ mod tests {
 
         let mut map = forward_auth("app.example.com", "/", &[]);
         map.insert(
-            X_FORWARDED_HOST.name,
+            X_FORWARDED_HOST.name.clone(),
             HeaderValue::from_bytes("b\u{fc}cher.example.com".as_bytes()).unwrap(),
         );
         assert_eq!(
@@ -1258,7 +1259,7 @@ mod tests {
 
         let mut map = forward_auth("app.example.com", "/", &[]);
         map.insert(
-            X_FORWARDED_HOST.name,
+            X_FORWARDED_HOST.name.clone(),
             HeaderValue::from_bytes(b"app\xffexample.com").unwrap(),
         );
         assert_eq!(
@@ -1875,7 +1876,7 @@ mod tests {
         );
         let mut map = HeaderMap::new();
         map.insert(
-            X_AUTHELIA_URL.name,
+            X_AUTHELIA_URL.name.clone(),
             HeaderValue::from_bytes(b"https://a\xff.example.com/").unwrap(),
         );
         assert_eq!(
@@ -1987,7 +1988,7 @@ mod tests {
                 continue;
             };
             let mut map = forward_auth("App.Example.com.:443", "/", &[]);
-            map.insert(X_FORWARDED_URI.name, value);
+            map.insert(X_FORWARDED_URI.name.clone(), value);
             let Ok(target) = Target::from_forward_auth(&map) else {
                 continue;
             };

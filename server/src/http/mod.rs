@@ -40,7 +40,7 @@ pub fn router(services: &Services, leptos: Arc<LeptosOptions>) -> Router {
 
 /// Builds a router of the authz endpoints alone, which the forward-auth tests drive.
 pub fn authz_router(services: &Services) -> Router {
-    request_id::layer(crate::forward_auth::routes(
+    request_id::authz_layer(crate::forward_auth::routes(
         Arc::clone(&services.authz),
         &services.endpoints,
     ))

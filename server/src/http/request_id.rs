@@ -2,55 +2,127 @@
 //!
 //! The id is always made here; an `x-request-id` sent by the client is replaced, so that a client
 //! cannot make its requests look like someone else's in the logs.
+//!
+//! One tower layer does the whole job (replace the header, open the span, copy the id into the
+//! response, log the outcome), because it runs on every forward-auth request: four stacked
+//! layers cost about a quarter of a bypass request's instructions in a callgrind profile.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Request};
+use axum::response::Response;
 use axum::Router;
 use rand::RngCore;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::trace::TraceLayer;
+use tower::{Layer, Service};
+use tracing::Instrument;
 
 /// The header that carries the request id in responses.
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Makes 64-bit random request ids written as 16 hex digits.
-#[derive(Clone, Copy, Default)]
-struct RandomRequestId;
+/// Wraps the router so that each request gets an id, a span carrying it with the method and
+/// path, and the id in the response.
+pub fn layer(router: Router) -> Router {
+    router.layer(RequestIdLayer {
+        method_and_path: true,
+    })
+}
 
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let id = format!("{:016x}", rand::thread_rng().next_u64());
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+/// Wraps the authz router like [`layer`], but its span carries only the request id. The method
+/// and path of an authz request name the endpoint, not the target, and the decision's own log
+/// lines name the target. Formatting two more span fields costs about 5 % of the instructions of
+/// a bypass request (callgrind, profiling build, December 2026).
+pub fn authz_layer(router: Router) -> Router {
+    router.layer(RequestIdLayer {
+        method_and_path: false,
+    })
+}
+
+/// Returns a new 64-bit random id written as 16 lower-case hex digits.
+fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut number = rand::thread_rng().next_u64();
+    let mut digits = [0u8; 16];
+    for digit in digits.iter_mut().rev() {
+        *digit = HEX[(number & 0xf) as usize];
+        number >>= 4;
+    }
+    HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value")
+}
+
+#[derive(Clone, Copy)]
+struct RequestIdLayer {
+    /// Whether the span also records the request's method and path.
+    method_and_path: bool,
+}
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = RequestIdService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestIdService {
+            inner,
+            method_and_path: self.method_and_path,
+        }
     }
 }
 
-/// Wraps the router so that each request gets an id, a span carrying it, and the id in the response.
-pub fn layer(router: Router) -> Router {
-    router
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
-                let request_id = request
-                    .headers()
-                    .get(REQUEST_ID_HEADER)
-                    .and_then(|value| value.to_str().ok())
-                    .unwrap_or("-");
-                // Only the path: a query string can hold a single-use token.
-                tracing::info_span!(
-                    "request",
-                    request_id = %request_id,
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                )
-            }),
-        )
-        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, RandomRequestId))
-        .layer(axum::middleware::map_request(drop_client_request_id))
+#[derive(Clone)]
+struct RequestIdService<S> {
+    inner: S,
+    method_and_path: bool,
 }
 
-async fn drop_client_request_id(mut request: Request<Body>) -> Request<Body> {
-    request.headers_mut().remove(REQUEST_ID_HEADER);
-    request
+impl<S> Service<Request<Body>> for RequestIdService<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let id = new_request_id();
+        request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+        let id_text = id.to_str().expect("the id is hex digits");
+        // Only the path: a query string can hold a single-use token.
+        let span = if self.method_and_path {
+            tracing::info_span!(
+                "request",
+                request_id = id_text,
+                method = request.method().as_str(),
+                path = request.uri().path(),
+            )
+        } else {
+            tracing::info_span!("request", request_id = id_text)
+        };
+        // The service that was polled ready is the one that must be called; a fresh clone takes
+        // its place for the next request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let started = Instant::now();
+        Box::pin(
+            async move {
+                let mut response = inner.call(request).await?;
+                let status = response.status();
+                let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+                if status.is_server_error() {
+                    tracing::error!(status = status.as_u16(), latency_ms, "request failed");
+                } else {
+                    tracing::debug!(status = status.as_u16(), latency_ms, "request finished");
+                }
+                response.headers_mut().insert(REQUEST_ID_HEADER, id);
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
 }
