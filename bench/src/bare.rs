@@ -62,15 +62,35 @@ pub fn serve() -> anyhow::Result<()> {
         .build()
         .context("starting the bare handler's runtime failed")?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .context("binding the bare handler's port failed")?;
+        let listener = bind().await?;
         let mut stdout = std::io::stdout();
         writeln!(stdout, "{}", listener.local_addr()?)?;
         stdout.flush()?;
-        let router = Router::new().fallback(|| async { "OK" });
-        axum::serve(listener, router)
-            .await
-            .context("the bare handler stopped")
+        serve_on(listener).await
     })
+}
+
+async fn bind() -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("binding the bare handler's port failed")
+}
+
+async fn serve_on(listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let router = Router::new().fallback(|| async { "OK" });
+    axum::serve(listener, router)
+        .await
+        .context("the bare handler stopped")
+}
+
+/// Serves the bare handler in a task of the caller's runtime, for tests: a test binary cannot
+/// start itself with `--serve-bare`, because the test harness owns its command line.
+#[cfg(test)]
+pub async fn start_in_task() -> SocketAddr {
+    let listener = bind().await.expect("a loopback port is free");
+    let address = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    tokio::spawn(serve_on(listener));
+    address
 }

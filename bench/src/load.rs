@@ -213,12 +213,11 @@ pub fn percentile(sorted: &[Duration], rank: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bare::BareServer;
     use crate::scenarios::{load_scenarios, Credentials};
 
     #[tokio::test(flavor = "multi_thread")]
     async fn run_against_bare_handler() {
-        let bare = BareServer::start().unwrap();
+        let bare_address = crate::bare::start_in_task().await;
         let credentials = Credentials {
             username: "bench".to_owned(),
             password: "password".to_owned(),
@@ -231,7 +230,7 @@ mod tests {
         };
         for scenario in load_scenarios(&credentials) {
             let ok = Expectation::status(http::StatusCode::OK);
-            let result = run(bare.address, &scenario, &ok, settings).await.unwrap();
+            let result = run(bare_address, &scenario, &ok, settings).await.unwrap();
             assert_eq!(result.errors, 0, "{:?}", result.first_error);
             assert!(result.requests > 0);
             assert!(result.elapsed >= settings.duration);
@@ -241,7 +240,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn run_counts_wrong_status() {
-        let bare = BareServer::start().unwrap();
+        let bare_address = crate::bare::start_in_task().await;
         let credentials = Credentials {
             username: "bench".to_owned(),
             password: "password".to_owned(),
@@ -253,7 +252,7 @@ mod tests {
             warmup: Duration::ZERO,
             duration: Duration::from_millis(200),
         };
-        let result = run(bare.address, &scenario, &scenario.expected, settings)
+        let result = run(bare_address, &scenario, &scenario.expected, settings)
             .await
             .unwrap();
         assert_eq!(result.errors, result.requests);
