@@ -192,7 +192,14 @@ pub mod client {
             match send_json(method, &path, &body).await {
                 Some(answer) if answer.is_ok() => go_to(&next(&answer)),
                 Some(answer) => {
-                    error.set(Some(outcome::for_status(answer.status, refused).to_owned()));
+                    let needs_elevation =
+                        answer.status == 403 && answer.body.pointer("/data/elevation").is_some();
+                    let code = if needs_elevation {
+                        outcome::ELEVATION
+                    } else {
+                        outcome::for_status(answer.status, refused)
+                    };
+                    error.set(Some(code.to_owned()));
                     pending.set(false);
                 }
                 None => {

@@ -57,7 +57,7 @@ pub fn SettingsPage() -> impl IntoView {
             <SessionList sessions token=session_token/>
 
             <Show when=move || password_change_allowed>
-                <PasswordForm token=token.clone()/>
+                <PasswordForm token=token.clone() username=user.username.clone()/>
             </Show>
             <p><a href="/logout" rel="external">"Log out"</a></p>
         </section>
@@ -98,13 +98,14 @@ fn SessionList(sessions: Vec<SessionView>, token: String) -> impl IntoView {
 
 /// The password change form: current password, new password twice.
 #[component]
-fn PasswordForm(token: String) -> impl IntoView {
+fn PasswordForm(token: String, username: String) -> impl IntoView {
     let error = error_from_url();
     let pending = RwSignal::new(false);
     let current = NodeRef::<html::Input>::new();
     let new_password = NodeRef::<html::Input>::new();
     let confirm = NodeRef::<html::Input>::new();
 
+    let submit_username = username.clone();
     let on_submit = move |event: SubmitEvent| {
         #[cfg(feature = "hydrate")]
         {
@@ -123,6 +124,7 @@ fn PasswordForm(token: String) -> impl IntoView {
                 return;
             }
             let body = serde_json::json!({
+                "username": submit_username,
                 "old_password": value(current),
                 "new_password": value(new_password),
             });
@@ -136,7 +138,7 @@ fn PasswordForm(token: String) -> impl IntoView {
             );
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (event, current, new_password, confirm);
+        let _ = (event, &submit_username, current, new_password, confirm);
     };
     let invalid = move || error.get().is_some().then_some("true");
 
@@ -145,6 +147,10 @@ fn PasswordForm(token: String) -> impl IntoView {
         <form method="post" action="/settings/password" class="stack" on:submit=on_submit
             aria-labelledby="password-heading">
             <TokenField token/>
+            <input type="hidden" name="username" value=username/>
+            <p>"Changing the password needs a confirmation code first: "
+                <a href="/settings/two-factor" rel="external">"get one on the second-factor page"</a>
+                "."</p>
             <label for="current-password">"Current password"</label>
             <input id="current-password" name="old_password" type="password"
                 autocomplete="current-password" required

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::data::outcome;
+use app::data::{outcome, TotpEnrolment};
 use app::form::{after_first_factor, after_second_factor, page_url, password_failure, TOKEN_FIELD};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -20,10 +20,14 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Extension;
 use axum::Router;
 use serde_json::{json, Value};
+use tower::ServiceExt;
 
 use super::api::{ApiAnswer, Caller};
+use super::headers::CspNonce;
+use super::load::PendingTotp;
 use super::{see_other, PagesState};
 
 /// Builds the `POST` routes of the pages.
@@ -119,6 +123,15 @@ fn back(path: &str, code: &str, keep: &[(&str, &str)], answer: Option<&ApiAnswer
     pairs.extend_from_slice(keep);
     let cookies = answer.map_or(&[][..], |answer| &answer.set_cookies[..]);
     see_other(&page_url(path, &pairs), cookies)
+}
+
+/// Returns whether the API refused because the session is not elevated.
+fn needs_elevation(answer: &ApiAnswer) -> bool {
+    answer.status == StatusCode::FORBIDDEN
+        && answer
+            .data()
+            .and_then(|data| data.get("elevation"))
+            .is_some()
 }
 
 /// Reads `data.redirect` of an API response when it names a safe redirect target.
@@ -243,6 +256,7 @@ async fn change_password(
         return back("/settings", outcome::PASSWORD_MISMATCH, &[], None);
     }
     let request = json!({
+        "username": form.field("username"),
         "old_password": form.field("old_password"),
         "new_password": form.field("new_password"),
     });
@@ -258,6 +272,7 @@ async fn change_password(
         .await;
     if !answer.is_ok() {
         let code = match answer.status.as_u16() {
+            _ if needs_elevation(&answer) => outcome::ELEVATION,
             401 => outcome::CREDENTIALS,
             status => password_failure(status, &answer.body),
         };
@@ -454,24 +469,69 @@ async fn confirm_elevation(
     two_factor_step(&state, &form, request, Some(&body), "", outcome::CODE).await
 }
 
-/// `POST /settings/two-factor/totp/start`: makes a new TOTP secret to confirm.
+/// `POST /settings/two-factor/totp/start`: draws a new TOTP secret and answers with the page
+/// that shows it (200, not a redirect), because the secret is shown once and must not travel in
+/// a URL. Reloading that page shows no secret, and the user starts again.
 async fn start_totp(
     State(state): State<Arc<PagesState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    nonce: Option<Extension<CspNonce>>,
     body: Bytes,
 ) -> Response {
     let form = admit_or_return!(state, peer, headers, body);
-    let request = (Method::PUT, "/api/secondfactor/totp/register");
-    two_factor_step(
-        &state,
-        &form,
-        request,
-        Some(&json!({})),
-        "",
-        outcome::ELEVATION,
-    )
-    .await
+    let path = "/api/secondfactor/totp/register";
+    let answer = form
+        .caller
+        .call(&state.api, Method::PUT, path, Some(&json!({})))
+        .await;
+    let text = |name: &str| {
+        answer
+            .data()
+            .and_then(|data| data.get(name))
+            .and_then(Value::as_str)
+    };
+    let (Some(secret), Some(qr_svg)) = (text("base32_secret"), text("qr_svg")) else {
+        let code = if needs_elevation(&answer) {
+            outcome::ELEVATION
+        } else {
+            outcome::for_status(answer.status.as_u16(), outcome::ELEVATION)
+        };
+        return back("/settings/two-factor", code, &[], Some(&answer));
+    };
+    let enrolment = TotpEnrolment {
+        qr_svg: qr_svg.to_owned(),
+        secret: secret.to_owned(),
+    };
+
+    let Some(pages) = state.page_router.get() else {
+        tracing::error!("the page router is not set up");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut request = axum::http::Request::get("/settings/two-factor")
+        .body(axum::body::Body::empty())
+        .expect("a fixed path makes a valid request");
+    *request.headers_mut() = form.caller.headers.clone();
+    request.headers_mut().remove(CONTENT_TYPE);
+    request
+        .headers_mut()
+        .remove(axum::http::header::CONTENT_LENGTH);
+    let extensions = request.extensions_mut();
+    extensions.insert(ConnectInfo(peer));
+    extensions.insert(PendingTotp(enrolment));
+    if let Some(Extension(nonce)) = nonce {
+        extensions.insert(nonce);
+    }
+    let mut response = match pages.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    for cookie in &answer.set_cookies {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie.clone());
+    }
+    response
 }
 
 /// `POST /settings/two-factor/totp/confirm`: confirms the new TOTP secret with one code.

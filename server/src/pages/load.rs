@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::data::{PageData, SessionView, UserView};
+use app::data::{PageData, SessionView, TotpEnrolment, UserView};
 use app::form::page_url;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::SET_COOKIE;
@@ -121,6 +121,9 @@ pub(super) async fn load_page(
         load_session_data(&state, page, &caller, &mut data).await;
     }
 
+    if let Some(pending) = request.extensions().get::<PendingTotp>() {
+        data.totp_enrolment = Some(pending.0.clone());
+    }
     request.extensions_mut().insert(data);
     let mut response = next.run(request).await;
     for cookie in set_cookies {
@@ -128,6 +131,10 @@ pub(super) async fn load_page(
     }
     response
 }
+
+/// A TOTP secret that the form bridge just drew, to be shown once on the page it renders.
+#[derive(Clone)]
+pub(super) struct PendingTotp(pub TotpEnrolment);
 
 /// The query parameters the loaders read.
 struct Query {
@@ -254,33 +261,33 @@ fn methods(info: &Value) -> Vec<String> {
     methods
 }
 
-/// Reads the session list of `/api/user/sessions`.
+/// Reads the session list of `/api/user/sessions` (`{"sessions":[{"id","created_at",…}]}`).
 fn session_views(data: Option<&Value>) -> Vec<SessionView> {
-    let Some(items) = data.and_then(Value::as_array) else {
+    let Some(items) = data
+        .and_then(|data| data.get("sessions"))
+        .and_then(Value::as_array)
+    else {
         return Vec::new();
     };
     items
         .iter()
         .filter_map(|item| {
             let id = item.get("id").and_then(Value::as_str)?.to_owned();
-            let text = |name: &str| {
-                item.get(name)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned()
+            let started = item
+                .get("created_at")
+                .and_then(Value::as_i64)
+                .map(format_utc);
+            let remembered = item.get("remember_me").and_then(Value::as_bool) == Some(true);
+            let mut description = match started {
+                Some(time) => format!("Signed in {time}"),
+                None => "Signed in".to_owned(),
             };
-            let description = [text("created_at"), text("ip"), text("user_agent")]
-                .into_iter()
-                .filter(|part| !part.is_empty())
-                .collect::<Vec<_>>()
-                .join(", ");
+            if remembered {
+                description.push_str(", remembered");
+            }
             Some(SessionView {
                 id,
-                description: if description.is_empty() {
-                    "Session".to_owned()
-                } else {
-                    description
-                },
+                description,
                 current: item
                     .get("current")
                     .and_then(Value::as_bool)
@@ -288,4 +295,49 @@ fn session_views(data: Option<&Value>) -> Vec<SessionView> {
             })
         })
         .collect()
+}
+
+/// Formats milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM UTC`.
+fn format_utc(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Civil date from a day count, with years that start in March so leap days come last.
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_times() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(format_utc(1_800_000_000_000), "2027-01-15 08:00 UTC");
+    }
+
+    #[test]
+    fn methods_put_preferred_first() {
+        let info =
+            serde_json::json!({"method": "webauthn", "has_totp": true, "has_webauthn": true});
+        assert_eq!(methods(&info), ["webauthn", "totp"]);
+    }
 }

@@ -16,7 +16,7 @@ pub mod headers;
 mod load;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -45,6 +45,8 @@ struct PagesState {
     authz: Arc<AuthzState>,
     sessions: SessionStore,
     form_key: FormKey,
+    /// The Leptos routes behind the page loaders, for a form that answers with a page.
+    page_router: OnceLock<Router>,
     /// The canonical hosts of every cookie domain, which redirect targets must be under.
     redirect_domains: Vec<CanonicalHost>,
 }
@@ -91,6 +93,7 @@ pub fn router(services: &Services, leptos: &LeptosOptions, api: Router) -> Route
         authz: Arc::clone(&services.authz),
         sessions: services.sessions.clone(),
         form_key: FormKey::derive(services.config.session.secret.expose()),
+        page_router: OnceLock::new(),
         redirect_domains: services
             .authz
             .cookie_domains
