@@ -23,17 +23,19 @@ pub fn SecondFactorPage() -> impl IntoView {
         .map(|user| user.display_name.clone())
         .unwrap_or_default();
 
-    let method_list = methods
-        .iter()
-        .map(|method| {
-            let label = match method.as_str() {
-                "totp" => "One-time code from an authenticator app",
-                "webauthn" => "Security key or passkey",
-                _ => "Other method",
-            };
-            view! { <li>{label}</li> }
-        })
-        .collect_view();
+    let method_list = move || {
+        methods
+            .iter()
+            .map(|method| {
+                let label = match method.as_str() {
+                    "totp" => "One-time code from an authenticator app",
+                    "webauthn" => "Security key or passkey",
+                    _ => "Other method",
+                };
+                view! { <li>{label}</li> }
+            })
+            .collect_view()
+    };
 
     view! {
         <section class="card" aria-labelledby="second-factor-heading">
