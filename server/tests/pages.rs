@@ -103,9 +103,13 @@ impl Browser {
 
 impl App {
     async fn new(backend: Backend) -> App {
+        App::with_remember_me(backend, "1M").await
+    }
+
+    async fn with_remember_me(backend: Backend, remember_me: &str) -> App {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let (services, clock) =
-            common::suite_services(backend, directory.path(), "1M", RULES, 2, 64).await;
+            common::suite_services(backend, directory.path(), remember_me, RULES, 2, 64).await;
         services
             .db
             .upsert_totp_configuration(
@@ -267,6 +271,9 @@ on_both_databases!(
     logout_form_ends_session,
     settings_need_session,
     unknown_host_rejected,
+    remember_me_follows_domain,
+    token_bound_to_session,
+    two_factor_settings_ask_elevation,
 );
 
 async fn pages_carry_security_headers(backend: Backend) {
@@ -590,4 +597,63 @@ async fn unknown_host_rejected(backend: Backend) {
         .send("GET", "/", &[("host", "app.example.com")], "")
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+}
+
+async fn remember_me_follows_domain(backend: Backend) {
+    let allowed = App::new(backend).await;
+    let page = allowed.page("/", &Browser::default()).await;
+    assert!(page.body.contains("Remember me"), "{}", page.body);
+
+    let disabled = App::with_remember_me(backend, "-1").await;
+    let page = disabled.page("/", &Browser::default()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("Remember me"), "{}", page.body);
+    assert!(
+        !page.body.contains(r#"name="remember_me""#),
+        "{}",
+        page.body
+    );
+}
+
+async fn token_bound_to_session(backend: Backend) {
+    let app = App::new(backend).await;
+    let (mut browser, token_before_login) = app.new_browser().await;
+    let fields = [
+        ("csrf", token_before_login.as_str()),
+        ("username", "alice"),
+        ("password", "correct-horse-1"),
+    ];
+    let login = app.submit("/", &browser, &fields).await;
+    browser.session = login.cookie("gatehouse_session");
+    assert!(browser.session.is_some());
+
+    let stale = app
+        .submit("/logout", &browser, &[("csrf", &token_before_login)])
+        .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::FORBIDDEN,
+        "a token from before the login is refused"
+    );
+
+    let fresh = app.page("/logout", &browser).await.form_token();
+    assert_ne!(fresh, token_before_login);
+    let accepted = app.submit("/logout", &browser, &[("csrf", &fresh)]).await;
+    assert_eq!(accepted.status, StatusCode::SEE_OTHER);
+}
+
+async fn two_factor_settings_ask_elevation(backend: Backend) {
+    let app = App::new(backend).await;
+    let anonymous = app.page("/settings/two-factor", &Browser::default()).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+
+    let (browser, _) = app.alice("").await;
+    let page = app.page("/settings/two-factor", &browser).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Confirmation code"), "{}", page.body);
+    assert!(page.body.contains("Send a code"), "{}", page.body);
+    assert!(
+        !page.body.contains("Add an authenticator app"),
+        "not elevated yet"
+    );
 }

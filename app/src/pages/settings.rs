@@ -65,6 +65,8 @@ pub fn SettingsPage() -> impl IntoView {
 }
 
 /// The user's sessions, each with a button that ends it.
+// NOTE: these buttons post to the form bridge even when the page is hydrated, so ending a
+// session reloads the page.
 #[component]
 fn SessionList(sessions: Vec<SessionView>, token: String) -> impl IntoView {
     if sessions.is_empty() {
