@@ -9,4 +9,7 @@ binary=${CARGO_TARGET_DIR:-$root/target}/$profile/gatehouse
 data=$(mktemp -d /tmp/gatehouse-e2e.XXXXXX)
 export GATEHOUSE_SITE_ROOT=${GATEHOUSE_SITE_ROOT:-$root/target/site}
 export GATEHOUSE_SERVER_ADDRESS="tcp://127.0.0.1:$port/"
+# The user the portal tests sign in with.
+printf '%s\n' "${GATEHOUSE_E2E_PASSWORD:-e2e-password-0123}" | "$binary" user add e2e-user \
+  --data "$data" --email e2e@example.com --name "E2E User" --password-stdin >/dev/null
 exec "$binary" serve --data "$data"

@@ -8,9 +8,11 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    path,
 };
 
+pub mod data;
+pub mod form;
 pub mod pages;
 
 /// Renders the HTML document around the app: head, hydration scripts and body.
@@ -37,6 +39,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    data::provide_page_data();
 
     view! {
         <Stylesheet id="gatehouse-style" href="/pkg/gatehouse.css"/>
@@ -44,7 +47,19 @@ pub fn App() -> impl IntoView {
         <Router>
             <main class="portal">
                 <Routes fallback=pages::NotFound>
-                    <Route path=StaticSegment("") view=pages::login::LoginPage/>
+                    <Route path=path!("/") view=pages::login::LoginPage/>
+                    <Route path=path!("/2fa") view=pages::second_factor::SecondFactorPage/>
+                    <Route path=path!("/logout") view=pages::logout::LogoutPage/>
+                    <Route path=path!("/settings") view=pages::settings::SettingsPage/>
+                    <Route
+                        path=path!("/settings/two-factor")
+                        view=pages::two_factor::TwoFactorSettingsPage
+                    />
+                    <Route path=path!("/reset-password") view=pages::reset::ResetRequestPage/>
+                    <Route
+                        path=path!("/reset-password/step2")
+                        view=pages::reset::ResetPasswordPage
+                    />
                 </Routes>
             </main>
         </Router>

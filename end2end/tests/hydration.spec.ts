@@ -1,5 +1,9 @@
 import { expect, test } from '@playwright/test';
 
+const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 19091);
+// Pages are served only for the configured portal host, the embedded default's here.
+const portal = `http://auth.gatehouse.localhost:${port}`;
+
 test('sign-in page renders on the server and hydrates', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
@@ -11,13 +15,12 @@ test('sign-in page renders on the server and hydrates', async ({ page }) => {
   });
 
   // Without JavaScript the server's HTML already has the form.
-  const response = await page.request.get('/');
-  expect(response.status()).toBe(200);
-  const html = await response.text();
+  const response = await page.goto(`${portal}/`);
+  expect(response?.status()).toBe(200);
+  const html = (await response?.text()) ?? '';
   expect(html).toContain('<label for="username">Username</label>');
   expect(html).toContain('data-hydrated="false"');
 
-  await page.goto('/');
   await expect(page.getByLabel('Username')).toBeVisible();
   await expect(page.getByLabel('Password')).toBeVisible();
   await expect(page.getByLabel('Remember me')).toBeVisible();

@@ -3,6 +3,11 @@
 use leptos::prelude::*;
 
 pub mod login;
+pub mod logout;
+pub mod reset;
+pub mod second_factor;
+pub mod settings;
+pub mod two_factor;
 
 /// The page for a path the portal does not serve.
 #[component]
@@ -17,7 +22,7 @@ pub fn NotFound() -> impl IntoView {
     view! {
         <section class="card">
             <h1>"Page not found"</h1>
-            <p><a href="/">"Go to the sign-in page"</a></p>
+            <p><a href="/" rel="external">"Go to the sign-in page"</a></p>
         </section>
     }
 }

@@ -37,8 +37,17 @@ impl ConfigSource {
     pub fn load(&self) -> Result<Loaded, CliError> {
         let env = process_environment();
         let loaded = if self.is_embedded() {
-            let yaml = embedded::prepare(&self.data_dir)?;
-            config::load_str(&yaml, &env)
+            let yaml = embedded::prepare(&self.data_dir, embedded::DEFAULT_PORT)?;
+            let loaded = config::load_str(&yaml, &env);
+            // An overridden `server.address` moves the portal to that port too, so that the
+            // portal's origin is the one browsers use.
+            match &loaded {
+                Ok(first) if first.config.server.address.port != embedded::DEFAULT_PORT => {
+                    let port = first.config.server.address.port;
+                    config::load_str(&embedded::prepare(&self.data_dir, port)?, &env)
+                }
+                _ => loaded,
+            }
         } else {
             config::load(&self.files, &env)
         };

@@ -23,10 +23,18 @@ const NOTIFICATIONS_FILE: &str = "notifications.txt";
 
 /// The cookie domain of the embedded default; browsers resolve every `*.localhost` name to loopback.
 pub const COOKIE_DOMAIN: &str = "gatehouse.localhost";
-/// The portal's URL in the embedded default.
-pub const PORTAL_URL: &str = "http://auth.gatehouse.localhost:9091/";
+/// The portal's host in the embedded default.
+pub const PORTAL_HOST: &str = "auth.gatehouse.localhost";
+/// The port the embedded default listens on unless `server.address` is overridden.
+pub const DEFAULT_PORT: u16 = 9091;
 /// The listening address of the embedded default: loopback only.
 pub const LISTEN_ADDRESS: &str = "tcp://127.0.0.1:9091/";
+
+/// Returns the embedded default's portal URL for the port the server listens on. The port is
+/// part of the portal's origin, which the cross-site check compares with `Origin`.
+pub fn portal_url(port: u16) -> String {
+    format!("http://{PORTAL_HOST}:{port}/")
+}
 
 /// The three secrets the embedded default generates.
 struct Secrets {
@@ -35,11 +43,12 @@ struct Secrets {
     reset_password: String,
 }
 
-/// Creates the data directory and its secrets if missing, and returns the configuration as YAML.
-pub fn prepare(data_dir: &Path) -> Result<String, CliError> {
+/// Creates the data directory and its secrets if missing, and returns the configuration as YAML
+/// with the portal on `port`.
+pub fn prepare(data_dir: &Path, port: u16) -> Result<String, CliError> {
     create_data_dir(data_dir)?;
     let secrets = load_or_create_secrets(&data_dir.join(SECRETS_FILE))?;
-    Ok(configuration_yaml(data_dir, &secrets))
+    Ok(configuration_yaml(data_dir, &secrets, port))
 }
 
 fn create_data_dir(data_dir: &Path) -> Result<(), CliError> {
@@ -125,7 +134,7 @@ fn random_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn configuration_yaml(data_dir: &Path, secrets: &Secrets) -> String {
+fn configuration_yaml(data_dir: &Path, secrets: &Secrets, port: u16) -> String {
     let database = yaml_quote(&data_dir.join(DATABASE_FILE));
     let notifications = yaml_quote(&data_dir.join(NOTIFICATIONS_FILE));
     format!(
@@ -135,7 +144,7 @@ session:
   secret: '{session}'
   cookies:
     - domain: '{COOKIE_DOMAIN}'
-      authelia_url: '{PORTAL_URL}'
+      authelia_url: '{portal}'
 storage:
   encryption_key: '{encryption_key}'
   local:
@@ -150,6 +159,7 @@ notifier:
     filename: {notifications}
 ",
         session = secrets.session,
+        portal = portal_url(port),
         encryption_key = secrets.encryption_key,
         reset_password = secrets.reset_password,
     )
@@ -168,8 +178,8 @@ mod tests {
     fn prepare_creates_private_files_once() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let first = prepare(&data).unwrap();
-        let second = prepare(&data).unwrap();
+        let first = prepare(&data, DEFAULT_PORT).unwrap();
+        let second = prepare(&data, DEFAULT_PORT).unwrap();
         assert_eq!(first, second, "secrets must be reused, not regenerated");
 
         let dir_mode = fs::metadata(&data).unwrap().permissions().mode() & 0o777;
@@ -182,6 +192,9 @@ mod tests {
         assert_eq!(secrets_mode, 0o600);
         assert!(first.contains("gatehouse.sqlite3"));
         assert!(first.contains("default_policy: one_factor"));
+        assert!(first.contains("authelia_url: 'http://auth.gatehouse.localhost:9091/'"));
+        let other_port = prepare(&data, 19091).unwrap();
+        assert!(other_port.contains("authelia_url: 'http://auth.gatehouse.localhost:19091/'"));
     }
 
     #[test]

@@ -184,7 +184,7 @@ async fn prepare_first_admin(
     println!("The administrator `{username}` has no password yet. Set it within an hour with this single-use link:");
     println!(
         "  {}reset-password/step2?token={token}",
-        embedded::PORTAL_URL
+        embedded::portal_url(config.server.address.port)
     );
     println!("or with:");
     println!("  gatehouse user passwd {username} --password-stdin");

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::clock::Clock;
 use crate::services::Services;
@@ -28,6 +27,8 @@ pub struct AppState {
 /// Builds the whole router: the authz endpoints, the JSON endpoints, the portal's pages and its
 /// static files.
 pub fn router(services: &Services, leptos: Arc<LeptosOptions>) -> Router {
+    let api = crate::portal::routes(services);
+    let pages = crate::pages::router(services, &leptos, api.clone());
     let state = AppState {
         db: services.db.clone(),
         clock: services.clock.clone(),
@@ -35,7 +36,8 @@ pub fn router(services: &Services, leptos: Arc<LeptosOptions>) -> Router {
     };
     base_router(state)
         .merge(authz_router(services))
-        .merge(request_id::layer(crate::portal::routes(services)))
+        .merge(request_id::layer(api))
+        .merge(request_id::layer(pages))
 }
 
 /// Builds a router of the authz endpoints alone, which the forward-auth tests drive.
@@ -46,22 +48,11 @@ pub fn authz_router(services: &Services) -> Router {
     ))
 }
 
-/// Builds the router without the authz endpoints: health, portal pages and static files.
+/// Builds the router of the health endpoint, which needs neither the portal nor the authz
+/// endpoints.
 pub fn base_router(state: AppState) -> Router {
-    let leptos_options = (*state.leptos).clone();
-    let routes = generate_route_list(app::App);
-    let shell_options = leptos_options.clone();
-
     let api = Router::new()
         .route("/api/health", get(health::health).head(health::health))
         .with_state(state);
-
-    let portal = Router::new()
-        .leptos_routes(&leptos_options, routes, move || {
-            app::shell(shell_options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler(app::shell))
-        .with_state(leptos_options);
-
-    request_id::layer(api.merge(portal))
+    request_id::layer(api)
 }

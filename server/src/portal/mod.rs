@@ -8,11 +8,11 @@
 
 mod elevation;
 mod first_factor;
-mod request;
+pub(crate) mod request;
 mod response;
 mod second_factor;
 mod session_info;
-mod target;
+pub(crate) mod target;
 mod totp;
 
 use std::net::IpAddr;

@@ -89,7 +89,7 @@ fn unknown_portal() -> Response {
 /// Reads the host the client asked for: `X-Forwarded-Host` from a peer that may send forwarded
 /// headers, else `Host`. Of a comma-separated `X-Forwarded-Host`, the first entry is the
 /// client's. A header given twice, or a value that is not a valid host, reads as `None`.
-fn request_host(headers: &HeaderMap, peer_trusted: bool) -> Option<CanonicalHost> {
+pub(crate) fn request_host(headers: &HeaderMap, peer_trusted: bool) -> Option<CanonicalHost> {
     let forwarded = peer_trusted
         .then(|| single_header(headers, X_FORWARDED_HOST))
         .flatten();
@@ -112,7 +112,7 @@ fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Option<Option<&'a st
 }
 
 /// Returns the canonical host of a URL.
-pub(super) fn url_host(url: &Url) -> Option<CanonicalHost> {
+pub(crate) fn url_host(url: &Url) -> Option<CanonicalHost> {
     match url.host()? {
         Host::Domain(name) => canonicalize_host(name).ok(),
         Host::Ipv4(address) => Some(CanonicalHost::from(IpAddr::V4(address))),

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use serde_json::{json, Value};
 use url::Url;
 
-use crate::access::{Request as AccessRequest, Subject};
+use crate::access::{AccessControl, Request as AccessRequest, Subject};
 use crate::config::Policy;
 use crate::forward_auth::client_ip::ClientIp;
 use crate::forward_auth::target::Target;
@@ -39,12 +39,25 @@ pub(super) fn default_redirect_data(entry: &CookieDomainEntry) -> Option<Value> 
         .map(redirect_data)
 }
 
+/// Decides which policy the user needs for `url` requested with `method`; see
+/// [`decide_policy`].
+pub(super) fn required_policy(
+    state: &PortalState,
+    url: &Url,
+    method: Option<&str>,
+    client: ClientIp,
+    username: &str,
+    groups: &[String],
+) -> Option<Policy> {
+    decide_policy(&state.authz.access, url, method, client, username, groups)
+}
+
 /// Decides which policy the user needs for `url` requested with `method`, as an authz request
 /// for that URL would be decided. The rules see the canonical host and path. The method and
 /// every method override in the URL's query are decided, and the strictest policy wins.
 /// Returns `None` when the URL cannot be read as a target, which the caller treats as unsafe.
-pub(super) fn required_policy(
-    state: &PortalState,
+pub(crate) fn decide_policy(
+    access: &AccessControl,
     url: &Url,
     method: Option<&str>,
     client: ClientIp,
@@ -73,7 +86,7 @@ pub(super) fn required_policy(
             query: target.query_pairs(),
             client_ip: client.known(),
         };
-        state.authz.access.decide(&request, &subject).policy
+        access.decide(&request, &subject).policy
     };
     let mut strictest = decide_for(target.method());
     for method in target.method_overrides() {

@@ -25,7 +25,7 @@
 //! second session model without taking over any of this work.
 
 mod active;
-mod cookie;
+pub(crate) mod cookie;
 mod id;
 mod store;
 mod suspicion;

@@ -1,0 +1,576 @@
+//! The form bridge: the `POST` routes of the portal's pages, which make every form work without
+//! JavaScript.
+//!
+//! Each route first checks the form token (403 when it is missing or wrong). It then turns the
+//! form fields into the JSON body of the matching JSON API route and calls that route in-process
+//! with the browser's headers, cookies and address, so regulation, rate limits and the cross-site
+//! check live in one place. It then answers 303 See Other (Post/Redirect/Get): to the next page on
+//! success, with the API's `Set-Cookie` headers, or back to the form's page with a non-secret
+//! outcome code in the query (`?error=credentials`). No secret is ever put into a URL or a log.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::data::{outcome, TotpEnrolment};
+use app::form::{after_first_factor, after_second_factor, page_url, password_failure, TOKEN_FIELD};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Extension;
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use super::api::{ApiAnswer, Caller};
+use super::headers::CspNonce;
+use super::load::PendingTotp;
+use super::{see_other, PagesState};
+
+/// Builds the `POST` routes of the pages.
+pub(super) fn routes(state: Arc<PagesState>) -> Router {
+    Router::new()
+        .route("/", post(log_in))
+        .route("/2fa", post(verify_totp))
+        .route("/logout", post(log_out))
+        .route("/settings/password", post(change_password))
+        .route("/settings/sessions/end", post(end_session))
+        .route("/reset-password", post(request_reset))
+        .route("/reset-password/step2", post(reset_password))
+        .route(
+            "/settings/two-factor/elevation/start",
+            post(request_elevation_code),
+        )
+        .route("/settings/two-factor/elevation", post(confirm_elevation))
+        .route("/settings/two-factor/totp/start", post(start_totp))
+        .route("/settings/two-factor/totp/confirm", post(confirm_totp))
+        .route("/settings/two-factor/totp/remove", post(remove_totp))
+        .with_state(state)
+}
+
+/// A form submission that passed the portal match and the token check.
+struct Submission {
+    fields: HashMap<String, String>,
+    caller: Caller,
+}
+
+impl Submission {
+    /// Returns a field's value, or an empty string when it is absent.
+    fn field(&self, name: &str) -> &str {
+        self.fields.get(name).map_or("", String::as_str)
+    }
+}
+
+/// Matches the portal (400 when none), reads the form body and checks its token (403).
+#[allow(clippy::result_large_err)]
+fn admit(
+    state: &PagesState,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    body: &Bytes,
+) -> Result<Submission, Response> {
+    let Some(entry) = state.portal_entry(peer, &headers) else {
+        return Err(super::unknown_portal());
+    };
+    let is_form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    let mut fields = HashMap::new();
+    if is_form {
+        for (name, value) in url::form_urlencoded::parse(body) {
+            fields
+                .entry(name.into_owned())
+                .or_insert_with(|| value.into_owned());
+        }
+    }
+    let token = fields.get(TOKEN_FIELD).map_or("", String::as_str);
+    if !is_form || !state.form_key.verify(&headers, &entry.config, token) {
+        tracing::info!(%peer, "portal form rejected: form token missing or wrong");
+        return Err(forbidden());
+    }
+    Ok(Submission {
+        fields,
+        caller: Caller { headers, peer },
+    })
+}
+
+/// Builds the response to a form whose token failed: 403 with a short page.
+fn forbidden() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [(CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!DOCTYPE html><html lang=\"en\"><head><title>Form expired</title></head><body>\
+         <main><h1>Form expired</h1><p>The form expired or came from another site. \
+         <a href=\"/\">Reload the sign-in page</a> and try again.</p></main></body></html>",
+    )
+        .into_response()
+}
+
+/// Sends the browser back to `path` with the outcome `code` and the `keep` parameters.
+fn back(path: &str, code: &str, keep: &[(&str, &str)], answer: Option<&ApiAnswer>) -> Response {
+    let mut pairs = vec![("error", code)];
+    pairs.extend_from_slice(keep);
+    let cookies = answer.map_or(&[][..], |answer| &answer.set_cookies[..]);
+    see_other(&page_url(path, &pairs), cookies)
+}
+
+/// Returns whether the API refused because the session is not elevated.
+fn needs_elevation(answer: &ApiAnswer) -> bool {
+    answer.status == StatusCode::FORBIDDEN
+        && answer
+            .data()
+            .and_then(|data| data.get("elevation"))
+            .is_some()
+}
+
+/// Reads `data.redirect` of an API response when it names a safe redirect target.
+fn api_redirect(state: &PagesState, answer: &ApiAnswer) -> Option<String> {
+    let redirect = answer.data()?.get("redirect")?.as_str()?;
+    state.safe_redirect(redirect).map(|url| url.to_string())
+}
+
+macro_rules! admit_or_return {
+    ($state:expr, $peer:expr, $headers:expr, $body:expr) => {
+        match admit(&$state, $peer, $headers, &$body) {
+            Ok(submission) => submission,
+            Err(response) => return response,
+        }
+    };
+}
+
+/// `POST /`: the password login.
+async fn log_in(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let rd = state
+        .safe_redirect(form.field("rd"))
+        .map(|url| url.to_string())
+        .unwrap_or_default();
+    let rm = form.field("rm").to_owned();
+    let request = json!({
+        "username": form.field("username"),
+        "password": form.field("password"),
+        "keepMeLoggedIn": form.field("remember_me") == "on",
+        "targetURL": rd,
+        "requestMethod": rm,
+    });
+
+    let answer = form
+        .caller
+        .call(&state.api, Method::POST, "/api/firstfactor", Some(&request))
+        .await;
+    if !answer.is_ok() {
+        let code = outcome::for_status(answer.status.as_u16(), outcome::CREDENTIALS);
+        return back("/", code, &[("rd", &rd), ("rm", &rm)], Some(&answer));
+    }
+    let redirect = api_redirect(&state, &answer);
+    let two_factor_in_use = state.authz.access.is_two_factor_in_use();
+    let next = after_first_factor(redirect.as_deref(), two_factor_in_use, &rd, &rm);
+    see_other(&next, &answer.set_cookies)
+}
+
+/// `POST /2fa`: the one-time code of the second factor.
+async fn verify_totp(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let rd = state
+        .safe_redirect(form.field("rd"))
+        .map(|url| url.to_string())
+        .unwrap_or_default();
+    let request = json!({ "token": form.field("token").trim(), "targetURL": rd });
+
+    let answer = form
+        .caller
+        .call(
+            &state.api,
+            Method::POST,
+            "/api/secondfactor/totp",
+            Some(&request),
+        )
+        .await;
+    if !answer.is_ok() {
+        let code = outcome::for_status(answer.status.as_u16(), outcome::CODE);
+        return back("/2fa", code, &[("rd", &rd)], Some(&answer));
+    }
+    let redirect = api_redirect(&state, &answer);
+    see_other(
+        &after_second_factor(redirect.as_deref()),
+        &answer.set_cookies,
+    )
+}
+
+/// `POST /logout`: ends the session, then goes to a safe `rd` or the sign-in page.
+async fn log_out(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let rd = state
+        .safe_redirect(form.field("rd"))
+        .map(|url| url.to_string())
+        .unwrap_or_default();
+    let request = json!({ "targetURL": rd });
+
+    let answer = form
+        .caller
+        .call(&state.api, Method::POST, "/api/logout", Some(&request))
+        .await;
+    if !answer.is_ok() {
+        let code = outcome::for_status(answer.status.as_u16(), outcome::FORBIDDEN);
+        return back("/logout", code, &[("rd", &rd)], Some(&answer));
+    }
+    let next = if rd.is_empty() { "/".to_owned() } else { rd };
+    see_other(&next, &answer.set_cookies)
+}
+
+/// `POST /settings/password`: changes the password of the signed-in user.
+async fn change_password(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    if form.field("new_password") != form.field("confirm_password") {
+        return back("/settings", outcome::PASSWORD_MISMATCH, &[], None);
+    }
+    let request = json!({
+        "username": form.field("username"),
+        "old_password": form.field("old_password"),
+        "new_password": form.field("new_password"),
+    });
+
+    let answer = form
+        .caller
+        .call(
+            &state.api,
+            Method::POST,
+            "/api/change-password",
+            Some(&request),
+        )
+        .await;
+    if !answer.is_ok() {
+        let code = match answer.status.as_u16() {
+            _ if needs_elevation(&answer) => outcome::ELEVATION,
+            401 => outcome::CREDENTIALS,
+            status => password_failure(status, &answer.body),
+        };
+        return back("/settings", code, &[], Some(&answer));
+    }
+    see_other(
+        &page_url("/settings", &[("notice", outcome::PASSWORD_CHANGED)]),
+        &answer.set_cookies,
+    )
+}
+
+/// `POST /settings/sessions/end`: ends one of the user's sessions.
+async fn end_session(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let id = form.field("id");
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    {
+        return back("/settings", outcome::INVALID, &[], None);
+    }
+    let path = format!("/api/user/sessions/{id}");
+
+    let answer = form
+        .caller
+        .call(&state.api, Method::DELETE, &path, None)
+        .await;
+    if !answer.is_ok() {
+        let code = outcome::for_status(answer.status.as_u16(), outcome::FORBIDDEN);
+        return back("/settings", code, &[], Some(&answer));
+    }
+    see_other(
+        &page_url("/settings", &[("notice", outcome::SESSION_ENDED)]),
+        &answer.set_cookies,
+    )
+}
+
+/// `POST /reset-password`: requests a reset link by user name or e-mail address.
+async fn request_reset(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let request = json!({ "username": form.field("username").trim() });
+
+    let path = "/api/reset-password/identity/start";
+    let answer = form
+        .caller
+        .call(&state.api, Method::POST, path, Some(&request))
+        .await;
+    if !answer.is_ok() {
+        let code = outcome::for_status(answer.status.as_u16(), outcome::FORBIDDEN);
+        return back("/reset-password", code, &[], Some(&answer));
+    }
+    see_other(
+        &page_url("/reset-password", &[("notice", outcome::RESET_SENT)]),
+        &answer.set_cookies,
+    )
+}
+
+/// `POST /reset-password/step2`: validates the link's token, then sets the new password. The
+/// token goes back into the page's URL on failure, as it came: it is the single-use link the
+/// user was sent.
+async fn reset_password(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let token = form.field("token").to_owned();
+    if form.field("password") != form.field("confirm_password") {
+        return back(
+            "/reset-password/step2",
+            outcome::PASSWORD_MISMATCH,
+            &[("token", &token)],
+            None,
+        );
+    }
+
+    let finish = json!({ "token": token });
+    let path = "/api/reset-password/identity/finish";
+    let bound = form
+        .caller
+        .call(&state.api, Method::POST, path, Some(&finish))
+        .await;
+    if !bound.is_ok() {
+        let code = outcome::for_status(bound.status.as_u16(), outcome::LINK);
+        let code = if code == outcome::INVALID {
+            outcome::LINK
+        } else {
+            code
+        };
+        return back("/reset-password", code, &[], Some(&bound));
+    }
+    let caller = form.caller.with_cookies(&bound.set_cookies);
+    let request = json!({ "password": form.field("password") });
+    let answer = caller
+        .call(
+            &state.api,
+            Method::POST,
+            "/api/reset-password",
+            Some(&request),
+        )
+        .await;
+    let mut cookies = bound.set_cookies.clone();
+    cookies.extend(answer.set_cookies.iter().cloned());
+    if !answer.is_ok() {
+        let code = password_failure(answer.status.as_u16(), &answer.body);
+        return see_other(
+            &page_url(
+                "/reset-password/step2",
+                &[("error", code), ("token", &token)],
+            ),
+            &cookies,
+        );
+    }
+    see_other(
+        &page_url("/", &[("notice", outcome::PASSWORD_CHANGED)]),
+        &cookies,
+    )
+}
+
+/// Posts a two-factor settings form to the API and returns to the settings page with `notice`
+/// on success.
+async fn two_factor_step(
+    state: &PagesState,
+    form: &Submission,
+    (method, path): (Method, &str),
+    request: Option<&Value>,
+    notice: &str,
+    refused: &'static str,
+) -> Response {
+    let page = "/settings/two-factor";
+    let answer = form.caller.call(&state.api, method, path, request).await;
+    if !answer.is_ok() {
+        let elevation_needed = answer
+            .data()
+            .and_then(|data| data.get("elevation"))
+            .is_some();
+        let code = if elevation_needed {
+            outcome::ELEVATION
+        } else {
+            outcome::for_status(answer.status.as_u16(), refused)
+        };
+        return back(page, code, &[], Some(&answer));
+    }
+    let location = if notice.is_empty() {
+        page.to_owned()
+    } else {
+        page_url(page, &[("notice", notice)])
+    };
+    see_other(&location, &answer.set_cookies)
+}
+
+/// `POST /settings/two-factor/elevation/start`: e-mails an elevation code.
+async fn request_elevation_code(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let request = (Method::POST, "/api/user/session/elevation");
+    two_factor_step(
+        &state,
+        &form,
+        request,
+        None,
+        outcome::CODE_SENT,
+        outcome::FORBIDDEN,
+    )
+    .await
+}
+
+/// `POST /settings/two-factor/elevation`: confirms the e-mailed code.
+async fn confirm_elevation(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let body = json!({ "otc": form.field("otc").trim() });
+    let request = (Method::PUT, "/api/user/session/elevation");
+    two_factor_step(&state, &form, request, Some(&body), "", outcome::CODE).await
+}
+
+/// `POST /settings/two-factor/totp/start`: draws a new TOTP secret and answers with the page
+/// that shows it (200, not a redirect), because the secret is shown once and must not travel in
+/// a URL. Reloading that page shows no secret, and the user starts again.
+async fn start_totp(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    nonce: Option<Extension<CspNonce>>,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let path = "/api/secondfactor/totp/register";
+    let answer = form
+        .caller
+        .call(&state.api, Method::PUT, path, Some(&json!({})))
+        .await;
+    let text = |name: &str| {
+        answer
+            .data()
+            .and_then(|data| data.get(name))
+            .and_then(Value::as_str)
+    };
+    let (Some(secret), Some(qr_svg)) = (text("base32_secret"), text("qr_svg")) else {
+        let code = if needs_elevation(&answer) {
+            outcome::ELEVATION
+        } else {
+            outcome::for_status(answer.status.as_u16(), outcome::ELEVATION)
+        };
+        return back("/settings/two-factor", code, &[], Some(&answer));
+    };
+    let enrolment = TotpEnrolment {
+        qr_svg: qr_svg.to_owned(),
+        secret: secret.to_owned(),
+    };
+
+    let Some(pages) = state.page_router.get() else {
+        tracing::error!("the page router is not set up");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut request = axum::http::Request::get("/settings/two-factor")
+        .body(axum::body::Body::empty())
+        .expect("a fixed path makes a valid request");
+    *request.headers_mut() = form.caller.headers.clone();
+    request.headers_mut().remove(CONTENT_TYPE);
+    request
+        .headers_mut()
+        .remove(axum::http::header::CONTENT_LENGTH);
+    let extensions = request.extensions_mut();
+    extensions.insert(ConnectInfo(peer));
+    extensions.insert(PendingTotp(enrolment));
+    if let Some(Extension(nonce)) = nonce {
+        extensions.insert(nonce);
+    }
+    let mut response = match pages.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    for cookie in &answer.set_cookies {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie.clone());
+    }
+    response
+}
+
+/// `POST /settings/two-factor/totp/confirm`: confirms the new TOTP secret with one code.
+async fn confirm_totp(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let body = json!({ "token": form.field("token").trim() });
+    let request = (Method::POST, "/api/secondfactor/totp/register");
+    two_factor_step(
+        &state,
+        &form,
+        request,
+        Some(&body),
+        outcome::FACTOR_ADDED,
+        outcome::CODE,
+    )
+    .await
+}
+
+/// `POST /settings/two-factor/totp/remove`: removes the TOTP device.
+async fn remove_totp(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let request = (Method::DELETE, "/api/secondfactor/totp");
+    two_factor_step(
+        &state,
+        &form,
+        request,
+        None,
+        outcome::FACTOR_REMOVED,
+        outcome::ELEVATION,
+    )
+    .await
+}

@@ -1,0 +1,659 @@
+//! The portal's pages and the form bridge against the real router, on SQLite and PostgreSQL:
+//! security headers, the form token, Post/Redirect/Get, redirect safety and the no-JavaScript
+//! login.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::Router;
+use common::{Backend, START_MILLIS};
+use gatehouse::clock::Clock;
+use gatehouse::services::Services;
+use gatehouse::storage::NewTotpConfiguration;
+use hmac::{Hmac, Mac};
+use http_body_util::BodyExt;
+use leptos::prelude::LeptosOptions;
+use tower::ServiceExt;
+
+/// A public host, a one-factor host and a two-factor host.
+const RULES: &str = "
+access_control:
+  default_policy: deny
+  rules:
+    - domain: 'public.example.com'
+      policy: bypass
+    - domain: 'app.example.com'
+      policy: one_factor
+    - domain: 'secure.example.com'
+      policy: two_factor
+";
+
+const PORTAL: &str = "https://auth.example.com";
+const TOTP_SECRET: &[u8] = b"alice-totp-secret-0123456789";
+
+/// The whole router with a manual clock and the shared users.
+struct App {
+    router: Router,
+    clock: Clock,
+    _services: Services,
+    _directory: tempfile::TempDir,
+}
+
+/// A response with its body read.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    fn location(&self) -> &str {
+        self.header("location")
+            .unwrap_or_else(|| panic!("no Location; status {}", self.status))
+    }
+
+    /// Returns the value that a `Set-Cookie` of the response gives cookie `name`.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers.get_all("set-cookie").iter().find_map(|value| {
+            let text = value.to_str().ok()?;
+            let pair = text.split(';').next()?;
+            let (found, value) = pair.split_once('=')?;
+            (found == name).then(|| value.to_owned())
+        })
+    }
+
+    /// Returns the form token in the page's HTML.
+    fn form_token(&self) -> String {
+        let marker = r#"name="csrf" value=""#;
+        let start = self
+            .body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no form token in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').expect("a closing quote") + start;
+        self.body[start..end].to_owned()
+    }
+}
+
+/// The cookies a browser holds for the portal.
+#[derive(Default, Clone)]
+struct Browser {
+    csrf: String,
+    session: Option<String>,
+}
+
+impl Browser {
+    fn cookie_header(&self) -> String {
+        let mut pairs = vec![format!("gatehouse_csrf={}", self.csrf)];
+        if let Some(session) = &self.session {
+            pairs.push(format!("gatehouse_session={session}"));
+        }
+        pairs.join("; ")
+    }
+}
+
+impl App {
+    async fn new(backend: Backend) -> App {
+        App::with_remember_me(backend, "1M").await
+    }
+
+    async fn with_remember_me(backend: Backend, remember_me: &str) -> App {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let (services, clock) =
+            common::suite_services(backend, directory.path(), remember_me, RULES, 2, 64).await;
+        services
+            .db
+            .upsert_totp_configuration(
+                &NewTotpConfiguration {
+                    username: "alice".to_owned(),
+                    issuer: "Gatehouse".to_owned(),
+                    algorithm: "SHA1".to_owned(),
+                    digits: 6,
+                    period: 30,
+                    secret: TOTP_SECRET.to_vec(),
+                },
+                START_MILLIS,
+            )
+            .await
+            .expect("store alice's TOTP device");
+        let leptos = LeptosOptions::builder()
+            .output_name("gatehouse")
+            .site_root("target/site")
+            .build();
+        let router = gatehouse::http::router(&services, Arc::new(leptos));
+        App {
+            router,
+            clock,
+            _services: services,
+            _directory: directory,
+        }
+    }
+
+    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request
+            .body(Body::from(body.to_owned()))
+            .expect("a valid request");
+        let peer: SocketAddr = "127.0.0.1:40000".parse().expect("an address");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("an answer");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    /// Loads a page as a browser with `browser`'s cookies.
+    async fn page(&self, path: &str, browser: &Browser) -> Answer {
+        let cookie = browser.cookie_header();
+        let mut headers = vec![("host", "auth.example.com")];
+        if !browser.csrf.is_empty() {
+            headers.push(("cookie", &cookie));
+        }
+        self.send("GET", path, &headers, "").await
+    }
+
+    /// Opens the sign-in page as a new browser: the cookie and the form token it gets.
+    async fn new_browser(&self) -> (Browser, String) {
+        let answer = self.page("/", &Browser::default()).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        let csrf = answer
+            .cookie("gatehouse_csrf")
+            .expect("the page sets the form cookie");
+        (
+            Browser {
+                csrf,
+                session: None,
+            },
+            answer.form_token(),
+        )
+    }
+
+    /// Submits a form from the portal's own page.
+    async fn submit(&self, path: &str, browser: &Browser, fields: &[(&str, &str)]) -> Answer {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let cookie = browser.cookie_header();
+        let headers = [
+            ("host", "auth.example.com"),
+            ("origin", PORTAL),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", cookie.as_str()),
+        ];
+        self.send("POST", path, &headers, &body).await
+    }
+
+    /// Signs alice in through the sign-in form and returns her browser.
+    async fn alice(&self, rd: &str) -> (Browser, Answer) {
+        let (mut browser, token) = self.new_browser().await;
+        let fields = [
+            ("csrf", token.as_str()),
+            ("username", "alice"),
+            ("password", "correct-horse-1"),
+            ("rd", rd),
+        ];
+        let answer = self.submit("/", &browser, &fields).await;
+        browser.session = answer.cookie("gatehouse_session");
+        (browser, answer)
+    }
+
+    fn code(&self) -> String {
+        let step = self.clock.now_secs().div_euclid(30);
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TOTP_SECRET).expect("any key length");
+        mac.update(&(step as u64).to_be_bytes());
+        let digest = mac.finalize().into_bytes();
+        let offset = (digest[19] & 0x0f) as usize;
+        let value = u32::from_be_bytes([
+            digest[offset] & 0x7f,
+            digest[offset + 1],
+            digest[offset + 2],
+            digest[offset + 3],
+        ]);
+        format!("{:06}", value % 1_000_000)
+    }
+}
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name(Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_databases!(
+    pages_carry_security_headers,
+    form_token_required,
+    no_js_login_sets_cookie,
+    failed_login_redirects_back,
+    unsafe_rd_never_in_location,
+    signed_in_user_forwarded,
+    no_js_second_factor,
+    logout_form_ends_session,
+    settings_need_session,
+    unknown_host_rejected,
+    remember_me_follows_domain,
+    token_bound_to_session,
+    two_factor_settings_ask_elevation,
+);
+
+async fn pages_carry_security_headers(backend: Backend) {
+    let app = App::new(backend).await;
+    let first = app.page("/", &Browser::default()).await;
+    let second = app.page("/", &Browser::default()).await;
+    assert_eq!(first.status, StatusCode::OK);
+
+    let policy = first.header("content-security-policy").expect("a CSP");
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a nonce in script-src");
+    assert!(nonce.len() >= 22, "{nonce}");
+    assert!(
+        first.body.contains(&format!("nonce=\"{nonce}\"")),
+        "the scripts carry the nonce"
+    );
+    assert!(policy.contains("'wasm-unsafe-eval'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert!(!policy.contains("'unsafe-eval'"), "{policy}");
+    assert_ne!(
+        Some(policy),
+        second.header("content-security-policy"),
+        "a fresh nonce per response"
+    );
+    assert_eq!(first.header("referrer-policy"), Some("same-origin"));
+    assert_eq!(first.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(first.header("cache-control"), Some("no-store"));
+
+    let cookie = first
+        .headers
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .expect("a cookie");
+    assert!(cookie.starts_with("gatehouse_csrf="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("Secure"), "{cookie}");
+
+    let missing = app.page("/no-such-page", &Browser::default()).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.header("content-security-policy").is_some());
+}
+
+async fn form_token_required(backend: Backend) {
+    let app = App::new(backend).await;
+    let (browser, token) = app.new_browser().await;
+    let login = |token: &'static str| {
+        [
+            ("csrf", token),
+            ("username", "alice"),
+            ("password", "correct-horse-1"),
+        ]
+    };
+
+    let missing = app
+        .submit(
+            "/",
+            &browser,
+            &[("username", "alice"), ("password", "correct-horse-1")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    assert_eq!(missing.cookie("gatehouse_session"), None);
+
+    let wrong = app
+        .submit(
+            "/",
+            &browser,
+            &login("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+
+    let other_browser = Browser {
+        csrf: "another-browser-cookie".to_owned(),
+        session: None,
+    };
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "alice"),
+        ("password", "correct-horse-1"),
+    ];
+    let stolen = app.submit("/", &other_browser, &fields).await;
+    assert_eq!(
+        stolen.status,
+        StatusCode::FORBIDDEN,
+        "a token works only with its own cookie"
+    );
+
+    for path in [
+        "/2fa",
+        "/logout",
+        "/settings/password",
+        "/reset-password",
+        "/reset-password/step2",
+    ] {
+        let answer = app.submit(path, &browser, &[("csrf", "")]).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
+    }
+
+    let accepted = app.submit("/", &browser, &fields).await;
+    assert_eq!(accepted.status, StatusCode::SEE_OTHER);
+}
+
+async fn no_js_login_sets_cookie(backend: Backend) {
+    let app = App::new(backend).await;
+    let (_, answer) = app.alice("https://app.example.com/dashboard?tab=1").await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.location(), "https://app.example.com/dashboard?tab=1");
+    let session = answer
+        .cookie("gatehouse_session")
+        .expect("the login sets the session cookie");
+    assert!(session.len() >= 22, "{session}");
+
+    let cookie = format!("gatehouse_session={session}");
+    let state = app
+        .send(
+            "GET",
+            "/api/state",
+            &[("host", "auth.example.com"), ("cookie", &cookie)],
+            "",
+        )
+        .await;
+    assert!(
+        state.body.contains(r#""authentication_level":1"#),
+        "{}",
+        state.body
+    );
+}
+
+async fn failed_login_redirects_back(backend: Backend) {
+    let app = App::new(backend).await;
+    let (browser, token) = app.new_browser().await;
+    let rd = "https://app.example.com/x";
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "alice"),
+        ("password", "wrong-password-9"),
+        ("rd", rd),
+        ("rm", "GET"),
+    ];
+    let answer = app.submit("/", &browser, &fields).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer.location(),
+        "/?error=credentials&rd=https%3A%2F%2Fapp.example.com%2Fx&rm=GET"
+    );
+    assert!(!answer.location().contains("wrong-password"));
+    assert_eq!(answer.cookie("gatehouse_session"), None);
+
+    let page = app.page(answer.location(), &browser).await;
+    assert!(
+        page.body.contains("Incorrect username or password."),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(r#"aria-invalid="true""#),
+        "{}",
+        page.body
+    );
+}
+
+async fn unsafe_rd_never_in_location(backend: Backend) {
+    let app = App::new(backend).await;
+    let unsafe_targets = [
+        "https://evil.example.net/",
+        "https://evil.example.net\\@app.example.com/",
+        "http://app.example.com/",
+        "//evil.example.net/",
+        "javascript:alert(1)",
+    ];
+    for rd in unsafe_targets {
+        let (browser, token) = app.new_browser().await;
+        let wrong = [
+            ("csrf", token.as_str()),
+            ("username", "alice"),
+            ("password", "nope-nope-1"),
+            ("rd", rd),
+        ];
+        let failed = app.submit("/", &browser, &wrong).await;
+        assert_eq!(failed.location(), "/?error=credentials", "{rd}");
+
+        let (browser, answer) = app.alice(rd).await;
+        assert_eq!(
+            answer.location(),
+            "/2fa",
+            "{rd}: a second factor is in use, so the portal asks for it"
+        );
+        let page = app
+            .page(
+                &format!("/?rd={}", app::form::encode_query_value(rd)),
+                &browser,
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        assert_eq!(page.location(), "/settings", "{rd}");
+    }
+}
+
+async fn signed_in_user_forwarded(backend: Backend) {
+    let app = App::new(backend).await;
+    let (browser, _) = app.alice("").await;
+    let one_factor = app
+        .page("/?rd=https%3A%2F%2Fapp.example.com%2Fa", &browser)
+        .await;
+    assert_eq!(one_factor.status, StatusCode::SEE_OTHER);
+    assert_eq!(one_factor.location(), "https://app.example.com/a");
+
+    let two_factor = app
+        .page("/?rd=https%3A%2F%2Fsecure.example.com%2Fb&rm=GET", &browser)
+        .await;
+    assert_eq!(
+        two_factor.location(),
+        "/2fa?rd=https%3A%2F%2Fsecure.example.com%2Fb&rm=GET"
+    );
+}
+
+async fn no_js_second_factor(backend: Backend) {
+    let app = App::new(backend).await;
+    let rd = "https://secure.example.com/b";
+    let (mut browser, answer) = app.alice(rd).await;
+    assert_eq!(
+        answer.location(),
+        "/2fa?rd=https%3A%2F%2Fsecure.example.com%2Fb"
+    );
+
+    let page = app.page(answer.location(), &browser).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("One-time code"), "{}", page.body);
+    let token = page.form_token();
+
+    let wrong = app
+        .submit(
+            "/2fa",
+            &browser,
+            &[("csrf", &token), ("token", "000000"), ("rd", rd)],
+        )
+        .await;
+    assert_eq!(
+        wrong.location(),
+        "/2fa?error=code&rd=https%3A%2F%2Fsecure.example.com%2Fb"
+    );
+
+    let code = app.code();
+    let verified = app
+        .submit(
+            "/2fa",
+            &browser,
+            &[("csrf", &token), ("token", &code), ("rd", rd)],
+        )
+        .await;
+    assert_eq!(verified.status, StatusCode::SEE_OTHER);
+    assert_eq!(verified.location(), rd);
+    browser.session = verified.cookie("gatehouse_session");
+    assert!(
+        browser.session.is_some(),
+        "the second factor issues a new session id"
+    );
+}
+
+async fn logout_form_ends_session(backend: Backend) {
+    let app = App::new(backend).await;
+    let (browser, _) = app.alice("").await;
+    let page = app.page("/logout", &browser).await;
+    assert!(page.body.contains("Log out"), "{}", page.body);
+    let token = page.form_token();
+
+    let answer = app
+        .submit(
+            "/logout",
+            &browser,
+            &[("csrf", &token), ("rd", "https://evil.example.net/")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.location(), "/");
+    assert_eq!(answer.cookie("gatehouse_session").as_deref(), Some(""));
+
+    let cookie = browser.cookie_header();
+    let state = app
+        .send(
+            "GET",
+            "/api/state",
+            &[("host", "auth.example.com"), ("cookie", &cookie)],
+            "",
+        )
+        .await;
+    assert!(
+        state.body.contains(r#""authentication_level":0"#),
+        "{}",
+        state.body
+    );
+}
+
+async fn settings_need_session(backend: Backend) {
+    let app = App::new(backend).await;
+    let anonymous = app.page("/settings", &Browser::default()).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(anonymous.location(), "/");
+
+    let (browser, _) = app.alice("").await;
+    let page = app.page("/settings", &browser).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Alice Example"), "{}", page.body);
+    assert!(page.body.contains("alice@example.com"));
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+}
+
+async fn unknown_host_rejected(backend: Backend) {
+    let app = App::new(backend).await;
+    let answer = app
+        .send("GET", "/", &[("host", "evil.example.net")], "")
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let answer = app
+        .send("GET", "/", &[("host", "app.example.com")], "")
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+}
+
+async fn remember_me_follows_domain(backend: Backend) {
+    let allowed = App::new(backend).await;
+    let page = allowed.page("/", &Browser::default()).await;
+    assert!(page.body.contains("Remember me"), "{}", page.body);
+
+    let disabled = App::with_remember_me(backend, "-1").await;
+    let page = disabled.page("/", &Browser::default()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("Remember me"), "{}", page.body);
+    assert!(
+        !page.body.contains(r#"name="remember_me""#),
+        "{}",
+        page.body
+    );
+}
+
+async fn token_bound_to_session(backend: Backend) {
+    let app = App::new(backend).await;
+    let (mut browser, token_before_login) = app.new_browser().await;
+    let fields = [
+        ("csrf", token_before_login.as_str()),
+        ("username", "alice"),
+        ("password", "correct-horse-1"),
+    ];
+    let login = app.submit("/", &browser, &fields).await;
+    browser.session = login.cookie("gatehouse_session");
+    assert!(browser.session.is_some());
+
+    let stale = app
+        .submit("/logout", &browser, &[("csrf", &token_before_login)])
+        .await;
+    assert_eq!(
+        stale.status,
+        StatusCode::FORBIDDEN,
+        "a token from before the login is refused"
+    );
+
+    let fresh = app.page("/logout", &browser).await.form_token();
+    assert_ne!(fresh, token_before_login);
+    let accepted = app.submit("/logout", &browser, &[("csrf", &fresh)]).await;
+    assert_eq!(accepted.status, StatusCode::SEE_OTHER);
+}
+
+async fn two_factor_settings_ask_elevation(backend: Backend) {
+    let app = App::new(backend).await;
+    let anonymous = app.page("/settings/two-factor", &Browser::default()).await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+
+    let (browser, _) = app.alice("").await;
+    let page = app.page("/settings/two-factor", &browser).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Confirmation code"), "{}", page.body);
+    assert!(page.body.contains("Send a code"), "{}", page.body);
+    assert!(
+        !page.body.contains("Add an authenticator app"),
+        "not elevated yet"
+    );
+}
