@@ -48,6 +48,8 @@ pub enum NotifyError {
 
 impl Notifier {
     /// Builds the transport `config` names. An SMTP transport opens no connection here.
+    // NOTE: `notifier.disable_startup_check` and `startup_check_address` are accepted, but no
+    // connection check runs at start, so a wrong SMTP setting shows only at the first message.
     pub fn new(config: &NotifierConfig) -> Result<Notifier, NotifyError> {
         match &config.transport {
             NotifierTransport::Smtp(smtp) => {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-/// The product name that every message names, so the recipient knows who wrote.
+/// The product name that every message contains, so the recipient can tell who sent it.
 const PRODUCT: &str = "Gatehouse";
 
 /// A message ready for a transport: the subject's title and the two bodies.

@@ -33,10 +33,10 @@ use super::request::{admit, PortalRequest};
 use super::response::{forbidden, internal_error, ko, ok, too_many_requests, with_cookie};
 use super::PortalState;
 
-/// The answer to a wrong, expired, used or revoked code.
+/// The message for a wrong, expired, used or revoked code.
 const INVALID_CODE: &str = "The one-time code is invalid or has expired.";
 
-/// The answer when the code could not be e-mailed.
+/// The message when the code could not be e-mailed.
 const NOT_SENT: &str = "The one-time code could not be sent. Try again later.";
 
 #[derive(Deserialize)]
@@ -193,8 +193,8 @@ pub(super) async fn finish(
 ) -> Response {
     let started = tokio::time::Instant::now();
     let response = check_code(&state, peer, &headers, &body).await;
-    // Every outcome after the rate limit and the session check takes the same time, so the
-    // duration tells nothing about the code.
+    // Every outcome, the rate limit included, takes at least the same fixed time, so the
+    // duration reveals nothing about the code.
     tokio::time::sleep_until(started + state.elevation_code_delay).await;
     response
 }

@@ -1,7 +1,7 @@
 //! Reset tokens and one-time codes: how they are made and the hashes they are stored under.
 //!
 //! Only an HMAC-SHA256 of a token or code is stored, keyed by the reset secret, so a copy of the
-//! database holds nothing that can be used. The purpose is part of the hashed text, so a token
+//! database contains nothing that can be used. The purpose is part of the hashed text, so a token
 //! made for one purpose never matches another.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

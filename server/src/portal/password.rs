@@ -84,6 +84,8 @@ pub(super) async fn reauthenticate(
         );
         return failed();
     };
+    // NOTE: the time of this password entry is not stored yet, because no check reads it: the
+    // elevation guard relies on the e-mailed code alone.
     match verify_current_password(&state, &portal, &session, body.password).await {
         Ok(_) => ok(None),
         Err(response) => response,
@@ -163,7 +165,7 @@ pub(super) async fn change_password(
 }
 
 /// Checks `password` against the session user's stored hash, with regulation: banned or wrong
-/// gets the login failure answer (401), and the attempt is recorded. Returns the user.
+/// gets the login failure response (401), and the attempt is recorded. Returns the user.
 async fn verify_current_password(
     state: &PortalState,
     portal: &PortalRequest<'_>,

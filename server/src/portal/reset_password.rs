@@ -1,8 +1,8 @@
 //! Password reset by e-mailed link.
 //!
-//! 1. `POST /api/reset-password/identity/start {"username"}` always answers `{"status":"OK"}` at
+//! 1. `POST /api/reset-password/identity/start {"username"}` always returns `{"status":"OK"}` at
 //!    once. The lookup, the token and the e-mail happen afterwards on a task of their own, so
-//!    neither the answer nor its timing tells whether the user exists.
+//!    neither the response nor its timing reveals whether the user exists.
 //! 2. `POST /api/reset-password/identity/finish {"token"}` checks the token without consuming it
 //!    and binds it to the browser with a cookie scoped to `/api/reset-password` that ends with the
 //!    token.
@@ -43,7 +43,7 @@ use super::PortalState;
 /// The cookie that binds a checked reset token to the browser between steps 2 and 3.
 const RESET_COOKIE: &str = "gatehouse_reset_password";
 
-/// The answer to a token that is unknown, expired, used or revoked.
+/// The message for a token that is unknown, expired, used or revoked.
 const INVALID_TOKEN: &str = "The link is invalid or has expired. Request a new one.";
 
 #[derive(Deserialize)]
