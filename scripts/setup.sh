@@ -96,6 +96,9 @@ if [ "$purpose" = test ]; then
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     apt_install postgresql
   fi
+  # The notifier tests send e-mail to a loopback SMTP server (scripts/smtp-sink.py) that speaks
+  # STARTTLS and TLS with a certificate made by openssl.
+  apt_install python3-aiosmtpd openssl
   # The browser tests: Debian's Chromium (Playwright cannot download its own here) and Node.js.
   [ -x /usr/bin/chromium ] || apt_install chromium
   command -v npm >/dev/null || apt_install nodejs npm

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod forward_auth;
 pub mod http;
 pub mod identity;
+pub mod notify;
 pub mod pages;
 pub mod portal;
 pub mod redirect;

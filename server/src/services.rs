@@ -13,6 +13,7 @@ use crate::forward_auth::{self, AuthzState};
 use crate::identity::directory::UserDirectory;
 use crate::identity::pool::HashingPool;
 use crate::identity::regulation::Regulator;
+use crate::notify::Notifier;
 use crate::session::SessionStore;
 use crate::storage::Database;
 
@@ -31,6 +32,8 @@ pub struct Services {
     pub sessions: SessionStore,
     pub authz: Arc<AuthzState>,
     pub endpoints: Vec<Arc<Endpoint>>,
+    /// Sends reset links and one-time codes by e-mail.
+    pub notifier: Arc<Notifier>,
 }
 
 impl Services {
@@ -97,7 +100,11 @@ impl Services {
             .map(Arc::new)
             .collect();
 
+        let notifier =
+            Notifier::new(&config.notifier).map_err(|error| format!("notifier: {error}"))?;
+
         Ok(Services {
+            notifier: Arc::new(notifier),
             config: Arc::new(config),
             db,
             clock,

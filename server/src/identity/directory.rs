@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sha2::{Digest, Sha256};
 
 use crate::config::{AuthenticationBackendConfig, FileBackendConfig};
+use crate::identity::atomic_write::write_file_atomically;
 use crate::identity::names::normalize_username;
 use crate::identity::secret::EncodedHash;
 use crate::identity::users_file::{FileUser, UsersFile, UsersFileError};
@@ -111,6 +112,43 @@ impl UserDirectory {
             Some(user) => user.username.to_lowercase(),
             None => normalize_username(login),
         })
+    }
+
+    /// Stores a new password hash for `username` (the canonical name) and ends every session of
+    /// the user but `keep_session` (an id hash). The database backend does both in one
+    /// transaction and counts a new password version. A users file is rewritten atomically,
+    /// keeping every other user and key, and reloaded before the sessions end. Either way the
+    /// session cache drops its rows at once.
+    pub async fn set_password(
+        &self,
+        db: &Database,
+        username: &str,
+        password_hash: &str,
+        now: i64,
+        keep_session: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        match self {
+            UserDirectory::Database(_) => {
+                db.set_password_hash_keeping_session(username, password_hash, now, keep_session)
+                    .await?;
+            }
+            UserDirectory::File(directory) => {
+                let directory = Arc::clone(directory);
+                let name = username.to_owned();
+                let hash = password_hash.to_owned();
+                tokio::task::spawn_blocking(move || directory.write_password(&name, &hash))
+                    .await
+                    .map_err(|error| DirectoryError::File {
+                        path: PathBuf::new(),
+                        reason: format!("the users file writer stopped: {error}"),
+                    })??;
+                match keep_session {
+                    Some(keep) => db.delete_other_sessions_of_user(username, keep).await?,
+                    None => db.delete_sessions_of_user(username).await?,
+                };
+            }
+        }
+        Ok(())
     }
 }
 
@@ -215,6 +253,8 @@ pub struct FileDirectory {
     search_email: bool,
     state: RwLock<Arc<Vec<UserProfile>>>,
     last_check: Mutex<FileStamp>,
+    /// Serializes rewrites of the file, so two password changes cannot lose one another.
+    write_lock: Mutex<()>,
 }
 
 struct FileStamp {
@@ -237,7 +277,46 @@ impl FileDirectory {
                 modified,
                 length,
             }),
+            write_lock: Mutex::new(()),
         })
+    }
+
+    /// Rewrites the users file with a new password hash for `username` (exact name) and loads
+    /// the result. Blocking: call it from a blocking thread.
+    fn write_password(&self, username: &str, password_hash: &str) -> Result<(), DirectoryError> {
+        let file_error = |reason: String| DirectoryError::File {
+            path: self.path.clone(),
+            reason,
+        };
+        let _writing = self
+            .write_lock
+            .lock()
+            .map_err(|_| file_error("a previous write panicked".to_owned()))?;
+        let text =
+            std::fs::read_to_string(&self.path).map_err(|error| file_error(error.to_string()))?;
+        let mut file = UsersFile::parse(&text).map_err(|error| file_error(error.to_string()))?;
+        let user = file
+            .users_mut()
+            .iter_mut()
+            .find(|user| user.username == username)
+            .ok_or_else(|| file_error(format!("user {username} is not in the file")))?;
+        user.password = EncodedHash::new(password_hash.to_owned());
+        let yaml = file
+            .to_yaml()
+            .map_err(|error| file_error(error.to_string()))?;
+        write_file_atomically(&self.path, yaml.as_bytes())
+            .map_err(|error| file_error(format!("writing failed: {error}")))?;
+
+        let (users, modified, length) = read_users_file(&self.path)?;
+        if let Ok(mut state) = self.state.write() {
+            *state = Arc::new(users);
+        }
+        if let Ok(mut stamp) = self.last_check.lock() {
+            stamp.modified = modified;
+            stamp.length = length;
+        }
+        tracing::info!(path = %self.path.display(), username, "wrote a new password hash to the users file");
+        Ok(())
     }
 
     fn users(&self) -> Arc<Vec<UserProfile>> {

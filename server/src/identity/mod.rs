@@ -14,6 +14,7 @@ pub mod directory;
 pub mod hashing;
 mod legacy;
 pub mod names;
+pub mod password_policy;
 pub mod pool;
 pub mod regulation;
 pub mod secret;

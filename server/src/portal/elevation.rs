@@ -35,8 +35,6 @@ struct Missing {
 /// response `{"status":"KO","data":{"elevation":…,"first_factor":false,"second_factor":…}}`
 /// whose flags name what is missing, or 500 when the store fails. An elevation that expired or
 /// is presented from another or an unknown client IP is removed from the session on the way.
-// The TOTP, WebAuthn and password-change endpoints call it; until they land nothing does.
-#[allow(dead_code)]
 pub(super) async fn require_elevated(
     state: &PortalState,
     portal: &PortalRequest<'_>,

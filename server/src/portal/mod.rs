@@ -7,8 +7,12 @@
 //! `Cache-Control: no-store`.
 
 mod elevation;
+mod elevation_code;
 mod first_factor;
+mod one_time;
+mod password;
 pub(crate) mod request;
+mod reset_password;
 mod response;
 mod second_factor;
 mod session_info;
@@ -17,11 +21,12 @@ mod totp;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderValue;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::clock::Clock;
@@ -32,6 +37,7 @@ use crate::forward_auth::AuthzState;
 use crate::identity::directory::UserDirectory;
 use crate::identity::pool::HashingPool;
 use crate::identity::regulation::Regulator;
+use crate::notify::Notifier;
 use crate::services::Services;
 use crate::session::SessionStore;
 use crate::storage::Database;
@@ -50,11 +56,64 @@ struct PortalState {
     totp_limiter: RateLimiter<IpAddr>,
     /// The canonical hosts of every cookie domain, which redirect targets must be under.
     redirect_domains: Vec<CanonicalHost>,
+    notifier: Arc<Notifier>,
+    /// The rate limits of the identity-validation endpoints, per client IP.
+    limits: IdentityLimits,
+    /// Key of the HMAC that stores reset tokens and one-time codes as hashes.
+    token_key: Vec<u8>,
+    /// The time every `PUT /api/user/session/elevation` takes at least, whatever its outcome.
+    elevation_code_delay: Duration,
+}
+
+/// The rate limiters of the reset-password and elevation endpoints.
+struct IdentityLimits {
+    reset_password_start: RateLimiter<IpAddr>,
+    reset_password_finish: RateLimiter<IpAddr>,
+    session_elevation_start: RateLimiter<IpAddr>,
+    session_elevation_finish: RateLimiter<IpAddr>,
+}
+
+/// Settings of the portal routes that tests change.
+#[derive(Clone, Debug)]
+pub struct PortalOptions {
+    /// The time every one-time code check takes at least, so that its duration tells nothing;
+    /// one second by default.
+    pub elevation_code_delay: Duration,
+}
+
+impl Default for PortalOptions {
+    fn default() -> Self {
+        PortalOptions {
+            elevation_code_delay: Duration::from_secs(1),
+        }
+    }
 }
 
 impl PortalState {
-    fn new(services: &Services) -> PortalState {
+    fn new(services: &Services, options: &PortalOptions) -> PortalState {
+        let limits = &services.config.server.endpoints.rate_limits;
+        let limiter = |limit| RateLimiter::new(limit, services.clock.clone());
+        // The reset secret keys the token hashes; without one (password reset disabled) the
+        // session secret does, which elevation codes need all the same.
+        let token_key = match &services
+            .config
+            .identity_validation
+            .reset_password
+            .jwt_secret
+        {
+            Some(secret) => secret.expose().as_bytes().to_vec(),
+            None => services.config.session.secret.expose().as_bytes().to_vec(),
+        };
         PortalState {
+            notifier: Arc::clone(&services.notifier),
+            limits: IdentityLimits {
+                reset_password_start: limiter(&limits.reset_password_start),
+                reset_password_finish: limiter(&limits.reset_password_finish),
+                session_elevation_start: limiter(&limits.session_elevation_start),
+                session_elevation_finish: limiter(&limits.session_elevation_finish),
+            },
+            token_key,
+            elevation_code_delay: options.elevation_code_delay,
             config: Arc::clone(&services.config),
             db: services.db.clone(),
             clock: services.clock.clone(),
@@ -86,8 +145,14 @@ impl PortalState {
 /// and must serve them with `into_make_service_with_connect_info::<SocketAddr>()`, because the
 /// client IP and the trust in forwarded headers come from the TCP peer.
 pub fn routes(services: &Services) -> Router {
-    let state = Arc::new(PortalState::new(services));
-    Router::new()
+    routes_with_options(services, &PortalOptions::default())
+}
+
+/// Builds the JSON API routes as [`routes`] does, with `options`.
+pub fn routes_with_options(services: &Services, options: &PortalOptions) -> Router {
+    let state = Arc::new(PortalState::new(services, options));
+    let backend = &services.config.authentication_backend;
+    let mut router = Router::new()
         .route("/api/state", get(session_info::state))
         .route("/api/firstfactor", post(first_factor::first_factor))
         .route("/api/secondfactor/totp", post(second_factor::totp))
@@ -95,12 +160,45 @@ pub fn routes(services: &Services) -> Router {
         .route("/api/logout", post(session_info::logout))
         .route(
             "/api/user/session/elevation",
-            get(elevation::elevation_state),
+            get(elevation::elevation_state)
+                .post(elevation_code::start)
+                .put(elevation_code::finish),
+        )
+        .route(
+            "/api/user/session/elevation/{id}",
+            delete(elevation_code::revoke),
+        )
+        .route(
+            "/api/configuration/password-policy",
+            get(password::password_policy),
+        )
+        .route(
+            "/api/firstfactor/reauthenticate",
+            post(password::reauthenticate),
         )
         .route(
             "/api/checks/safe-redirection",
             post(session_info::safe_redirection),
-        )
+        );
+    if !backend.password_change.disable {
+        router = router.route("/api/change-password", post(password::change_password));
+    }
+    if !backend.password_reset.disable {
+        router = router
+            .route(
+                "/api/reset-password/identity/start",
+                post(reset_password::start),
+            )
+            .route(
+                "/api/reset-password/identity/finish",
+                post(reset_password::finish),
+            )
+            .route(
+                "/api/reset-password",
+                post(reset_password::set_password).delete(reset_password::revoke),
+            );
+    }
+    router
         .layer(axum::middleware::map_response(no_store))
         .with_state(state)
 }

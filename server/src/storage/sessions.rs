@@ -288,6 +288,22 @@ impl Database {
         Ok(deleted)
     }
 
+    /// Deletes every session of the user but the one whose id hashes to `keep_session`;
+    /// returns how many went.
+    pub async fn delete_other_sessions_of_user(
+        &self,
+        username: &str,
+        keep_session: &str,
+    ) -> Result<u64, StorageError> {
+        let _changed = self.change_guard();
+        let deleted = execute!(self, {
+            sqlx::query("DELETE FROM sessions WHERE username = $1 AND id_hash <> $2")
+                .bind(username)
+                .bind(keep_session)
+        })?;
+        Ok(deleted)
+    }
+
     /// Deletes the sessions of one cookie domain that the lifetime rules already make invalid:
     /// past `expiration` (or `remember_me` for remembered sessions) since login, or, without
     /// remember-me, idle longer than `inactivity`. A remembered session is deleted by the

@@ -123,6 +123,25 @@ impl Database {
         Ok(updated > 0)
     }
 
+    /// Revokes every usable token of `username` for `purpose`; returns how many there were.
+    pub async fn revoke_one_time_tokens_of_user(
+        &self,
+        username: &str,
+        purpose: &str,
+        now: i64,
+    ) -> Result<u64, StorageError> {
+        let revoked = execute!(self, {
+            sqlx::query(
+                "UPDATE one_time_tokens SET revoked_at = $3 WHERE username = $1 AND purpose = $2 \
+                 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+            )
+            .bind(username)
+            .bind(purpose)
+            .bind(now)
+        })?;
+        Ok(revoked)
+    }
+
     /// Deletes tokens that expired before `before` (housekeeping); returns how many went.
     pub async fn delete_expired_one_time_tokens(&self, before: i64) -> Result<u64, StorageError> {
         let deleted = execute!(self, {

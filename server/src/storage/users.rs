@@ -87,6 +87,9 @@ macro_rules! select_users {
 
 const SELECT_GROUPS_OF_USER: &str = "SELECT group_name FROM user_groups WHERE username = $1";
 const DELETE_SESSIONS_OF_USER: &str = "DELETE FROM sessions WHERE username = $1";
+/// Deletes the user's sessions but the one whose id hash is `$2` (no session has the hash "").
+const DELETE_SESSIONS_OF_USER_EXCEPT: &str =
+    "DELETE FROM sessions WHERE username = $1 AND id_hash <> $2";
 /// Sets the profile refresh time to 0 so that the next request reloads the user.
 const MARK_SESSIONS_FOR_REFRESH: &str =
     "UPDATE sessions SET profile_refreshed_at = 0 WHERE username = $1";
@@ -239,6 +242,19 @@ impl Database {
         password_hash: &str,
         now: i64,
     ) -> Result<i64, StorageError> {
+        self.set_password_hash_keeping_session(username, password_hash, now, None)
+            .await
+    }
+
+    /// Like [`Database::set_password_hash`], but keeps the session whose id hashes to
+    /// `keep_session`, so a user who changes their own password stays logged in there.
+    pub async fn set_password_hash_keeping_session(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: i64,
+        keep_session: Option<&str>,
+    ) -> Result<i64, StorageError> {
         let _changed = self.change_guard();
         in_transaction!(self, connection => {
             let version: Option<i64> = sqlx::query_scalar(
@@ -253,8 +269,9 @@ impl Database {
             let Some(version) = version else {
                 return Err(StorageError::UserNotFound(username.to_string()));
             };
-            sqlx::query(DELETE_SESSIONS_OF_USER)
+            sqlx::query(DELETE_SESSIONS_OF_USER_EXCEPT)
                 .bind(username)
+                .bind(keep_session.unwrap_or(""))
                 .execute(&mut *connection)
                 .await?;
             Ok(version)

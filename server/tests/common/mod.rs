@@ -222,9 +222,32 @@ pub async fn suite_services(
     workers: usize,
     queue: usize,
 ) -> (gatehouse::services::Services, gatehouse::clock::Clock) {
+    suite_services_edited(
+        backend,
+        directory,
+        remember_me,
+        tail,
+        workers,
+        queue,
+        |yaml| yaml,
+    )
+    .await
+}
+
+/// Like [`suite_services`], with the configuration text passed through `edit` first, for keys
+/// inside the sections the shared configuration already has.
+pub async fn suite_services_edited(
+    backend: Backend,
+    directory: &Path,
+    remember_me: &str,
+    tail: &str,
+    workers: usize,
+    queue: usize,
+    edit: impl FnOnce(String) -> String,
+) -> (gatehouse::services::Services, gatehouse::clock::Clock) {
     use gatehouse::storage::{Cipher, Database, UserRecord};
 
-    let yaml = suite_config_yaml(backend, directory, remember_me, tail);
+    let yaml = edit(suite_config_yaml(backend, directory, remember_me, tail));
     let config = gatehouse::config::load_str(&yaml, &std::collections::HashMap::new())
         .expect("the test configuration is valid")
         .config;
