@@ -6,14 +6,18 @@
 //! `{"status":"OK","data":…}` or `{"status":"KO","message":…}` and carry
 //! `Cache-Control: no-store`.
 
+mod account;
 mod elevation;
 mod first_factor;
+mod methods;
 mod request;
 mod response;
 mod second_factor;
 mod session_info;
 mod target;
 mod totp;
+mod totp_register;
+mod user_sessions;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,7 +25,7 @@ use std::sync::Arc;
 use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderValue;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::clock::Clock;
@@ -90,9 +94,25 @@ pub fn routes(services: &Services) -> Router {
     Router::new()
         .route("/api/state", get(session_info::state))
         .route("/api/firstfactor", post(first_factor::first_factor))
-        .route("/api/secondfactor/totp", post(second_factor::totp))
-        .route("/api/user/info", get(session_info::user_info))
+                .route("/api/user/info", get(session_info::user_info))
         .route("/api/logout", post(session_info::logout))
+        .route("/api/configuration", get(methods::configuration))
+        .route("/api/user/info/2fa_method", post(methods::set_preferred_method))
+        .route(
+            "/api/secondfactor/totp",
+            get(methods::totp_device)
+                .post(second_factor::totp)
+                .delete(totp_register::remove),
+        )
+        .route(
+            "/api/secondfactor/totp/register",
+            get(totp_register::options)
+                .put(totp_register::start)
+                .post(totp_register::confirm)
+                .delete(totp_register::cancel),
+        )
+        .route("/api/user/sessions", get(user_sessions::list))
+        .route("/api/user/sessions/{id}", delete(user_sessions::end))
         .route(
             "/api/user/session/elevation",
             get(elevation::elevation_state),

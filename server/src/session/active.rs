@@ -232,6 +232,15 @@ impl ActiveSession {
         self.elevated_ip.as_deref()
     }
 
+    /// Returns the session's public handle, which names it in the user's list of sessions. It is
+    /// random and unrelated to the session id, so showing it reveals nothing about the cookie.
+    /// Sessions stored before handles existed have none.
+    pub fn handle(&self) -> Option<&str> {
+        self.data
+            .get(super::store::HANDLE_KEY)
+            .and_then(|value| value.as_str())
+    }
+
     /// Checks whether the session is elevated at `now` for a request from `client_ip`.
     pub fn is_elevated(&self, now: i64, client_ip: &str) -> bool {
         let unexpired = self.elevated_until.is_some_and(|until| now < until);
