@@ -18,6 +18,9 @@ mod target;
 mod totp;
 mod totp_register;
 mod user_sessions;
+mod webauthn;
+mod webauthn_credentials;
+mod webauthn_login;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -111,6 +114,29 @@ pub fn routes(services: &Services) -> Router {
                 .post(totp_register::confirm)
                 .delete(totp_register::cancel),
         )
+        .route(
+            "/api/secondfactor/webauthn",
+            get(webauthn_login::second_factor_options).post(webauthn_login::second_factor),
+        )
+        .route(
+            "/api/secondfactor/webauthn/credentials",
+            get(webauthn_credentials::list),
+        )
+        .route(
+            "/api/secondfactor/webauthn/credential/register",
+            axum::routing::put(webauthn_credentials::start)
+                .post(webauthn_credentials::finish)
+                .delete(webauthn_credentials::cancel),
+        )
+        .route(
+            "/api/secondfactor/webauthn/credential/{id}",
+            axum::routing::put(webauthn_credentials::rename).delete(webauthn_credentials::remove),
+        )
+        .route(
+            "/api/firstfactor/passkey",
+            get(webauthn_login::passkey_options).post(webauthn_login::passkey_login),
+        )
+        .route("/api/secondfactor/password", post(webauthn_login::password_step))
         .route("/api/user/sessions", get(user_sessions::list))
         .route("/api/user/sessions/{id}", delete(user_sessions::end))
         .route(

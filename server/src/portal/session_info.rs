@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::session::{Level, SessionStore};
 
 use super::account::user_methods;
+use super::webauthn_login::FIRST_FACTOR_KEY;
 use super::request::admit;
 use super::response::{forbidden, internal_error, ko, ok, with_cookie};
 use super::target::safe_target;
@@ -37,12 +38,16 @@ pub(super) async fn state(
         Some(session) => (session.username(), session.level()),
         None => ("", Level::Anonymous),
     };
+    // A passkey login proves possession only, until the password step raises it to level two.
+    let passkey_only = resolution.session.as_ref().is_some_and(|session| {
+        level == Level::OneFactor
+            && session.data_value(FIRST_FACTOR_KEY).and_then(|value| value.as_str())
+                == Some("passkey")
+    });
     let mut data = json!({
         "username": username,
         "authentication_level": level.number(),
-        // NOTE: every session of level one or more began with a password today. Passkey logins
-        // (possession only) will need the first factor's kind stored in the session.
-        "factor_knowledge": level >= Level::OneFactor,
+        "factor_knowledge": level >= Level::OneFactor && !passkey_only,
     });
     if let Some(url) = &portal.entry.config.default_redirection_url {
         data["default_redirection_url"] = json!(url.as_str());

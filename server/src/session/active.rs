@@ -241,6 +241,11 @@ impl ActiveSession {
             .and_then(|value| value.as_str())
     }
 
+    /// Returns the value stored under `key` in the session's data object.
+    pub fn data_value(&self, key: &str) -> Option<&serde_json::Value> {
+        self.data.get(key)
+    }
+
     /// Checks whether the session is elevated at `now` for a request from `client_ip`.
     pub fn is_elevated(&self, now: i64, client_ip: &str) -> bool {
         let unexpired = self.elevated_until.is_some_and(|until| now < until);

@@ -539,6 +539,29 @@ impl SessionStore {
         Ok(())
     }
 
+    /// Stores `value` under `key` in the session's data object, keeping every other key; the
+    /// value moves with the data when the id is rotated.
+    pub async fn set_data_value(
+        &self,
+        session: &mut ActiveSession,
+        key: &str,
+        value: serde_json::Value,
+    ) -> Result<(), SessionError> {
+        let mut data = session.data.clone();
+        if let Some(map) = data.as_object_mut() {
+            map.insert(key.to_owned(), value);
+        }
+        let exists = self
+            .forget_and_db(&session.id_hash)
+            .set_session_profile(&session.id_hash, &data, session.profile_refreshed_at)
+            .await?;
+        if !exists {
+            return Err(SessionError::Ended);
+        }
+        session.data = data;
+        Ok(())
+    }
+
     /// Deletes the user's session whose public handle is `handle` (see
     /// [`ActiveSession::handle`]), dropping it from the cache at once; returns whether the user
     /// had such a session.
