@@ -300,13 +300,20 @@ pub(super) async fn finish(
         return registration_failed(username, "the authenticator's AAGUID is not permitted");
     }
 
+    // The browser's credProps output says whether the authenticator stored a resident key; it is
+    // a hint for the settings page, not a security property.
+    let client_resident_key = body.response.extensions.cred_props.as_ref().and_then(|props| props.rk);
     let discoverable = match &credential.extensions.cred_props {
-        ExtnState::Set(props) | ExtnState::Unsolicited(props) => props.rk.unwrap_or(false),
-        _ => false,
-    };
+        ExtnState::Set(props) | ExtnState::Unsolicited(props) => props.rk,
+        _ => None,
+    }
+    .or(client_resident_key)
+    .unwrap_or(state.config.webauthn.selection_criteria.discoverability == Preference::Required);
     let transports = credential
         .transports
-        .iter()
+        .as_ref()
+        .or(body.response.response.transports.as_ref())
+        .into_iter()
         .flatten()
         .filter_map(|transport| serde_json::to_value(transport).ok())
         .filter_map(|value| value.as_str().map(str::to_owned))

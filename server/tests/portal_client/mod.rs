@@ -170,3 +170,4 @@ macro_rules! on_both_databases {
         )*
     };
 }
+pub mod authenticator;
