@@ -41,7 +41,12 @@ impl App {
     async fn start_enrolment(&self, session: &str) -> Value {
         let body = json!({ "algorithm": "SHA1", "length": 6, "period": 30 });
         let answer = self
-            .call("PUT", "/api/secondfactor/totp/register", Some(session), Some(&body))
+            .call(
+                "PUT",
+                "/api/secondfactor/totp/register",
+                Some(session),
+                Some(&body),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         answer.json()["data"].clone()
@@ -53,7 +58,12 @@ impl App {
         let secret = decode_secret(&data);
         let token = self.totp_code(&secret);
         let answer = self
-            .call("POST", "/api/secondfactor/totp/register", Some(session), Some(&json!({ "token": token })))
+            .call(
+                "POST",
+                "/api/secondfactor/totp/register",
+                Some(session),
+                Some(&json!({ "token": token })),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         secret
@@ -62,7 +72,9 @@ impl App {
 
 fn decode_secret(data: &Value) -> Vec<u8> {
     let text = data["base32_secret"].as_str().expect("a base32 secret");
-    data_encoding::BASE32_NOPAD.decode(text.as_bytes()).expect("valid base32")
+    data_encoding::BASE32_NOPAD
+        .decode(text.as_bytes())
+        .expect("valid base32")
 }
 
 on_both_databases!(
@@ -77,7 +89,9 @@ on_both_databases!(
 
 async fn totp_enrolment_needs_elevation(backend: Backend) {
     let app = App::new(backend, "").await;
-    let anonymous = app.call("GET", "/api/secondfactor/totp/register", None, None).await;
+    let anonymous = app
+        .call("GET", "/api/secondfactor/totp/register", None, None)
+        .await;
     assert_eq!(anonymous.status, StatusCode::FORBIDDEN);
     assert_eq!(anonymous.body, "403 Forbidden");
 
@@ -89,16 +103,32 @@ async fn totp_enrolment_needs_elevation(backend: Backend) {
         ("POST", Some(&json!({ "token": "123456" }))),
         ("DELETE", None),
     ] {
-        let answer = app.call(method, "/api/secondfactor/totp/register", Some(&session), payload).await;
+        let answer = app
+            .call(
+                method,
+                "/api/secondfactor/totp/register",
+                Some(&session),
+                payload,
+            )
+            .await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{method}");
         assert_eq!(answer.body, ELEVATION_REQUIRED, "{method}");
     }
-    let removal = app.call("DELETE", "/api/secondfactor/totp", Some(&session), None).await;
+    let removal = app
+        .call("DELETE", "/api/secondfactor/totp", Some(&session), None)
+        .await;
     assert_eq!(removal.status, StatusCode::FORBIDDEN);
     assert_eq!(removal.body, ELEVATION_REQUIRED);
 
     app.elevate(&session).await;
-    let options = app.call("GET", "/api/secondfactor/totp/register", Some(&session), None).await;
+    let options = app
+        .call(
+            "GET",
+            "/api/secondfactor/totp/register",
+            Some(&session),
+            None,
+        )
+        .await;
     assert_eq!(options.status, StatusCode::OK, "{}", options.body);
     assert_eq!(
         options.json()["data"],
@@ -128,45 +158,93 @@ async fn totp_enrolment_confirms_with_code(backend: Backend) {
     );
     assert!(data["qr_svg"].as_str().unwrap().starts_with("<?xml"));
     assert!(data["qr_svg"].as_str().unwrap().contains("<svg"));
-    assert!(db.get_totp_configuration("alice").await.unwrap().is_none(), "nothing stored before the code");
+    assert!(
+        db.get_totp_configuration("alice").await.unwrap().is_none(),
+        "nothing stored before the code"
+    );
 
-    let wrong_code = if app.totp_code(&secret) == "000000" { "111111" } else { "000000" };
+    let wrong_code = if app.totp_code(&secret) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     let wrong = app
-        .call("POST", "/api/secondfactor/totp/register", Some(&session), Some(&json!({ "token": wrong_code })))
+        .call(
+            "POST",
+            "/api/secondfactor/totp/register",
+            Some(&session),
+            Some(&json!({ "token": wrong_code })),
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     assert_eq!(wrong.json()["status"], "KO");
-    assert!(db.get_totp_configuration("alice").await.unwrap().is_none(), "a wrong code stores nothing");
+    assert!(
+        db.get_totp_configuration("alice").await.unwrap().is_none(),
+        "a wrong code stores nothing"
+    );
 
     let code = app.totp_code(&secret);
     let confirmed = app
-        .call("POST", "/api/secondfactor/totp/register", Some(&session), Some(&json!({ "token": code })))
+        .call(
+            "POST",
+            "/api/secondfactor/totp/register",
+            Some(&session),
+            Some(&json!({ "token": code })),
+        )
         .await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
-    let device = db.get_totp_configuration("alice").await.unwrap().expect("the device is stored");
+    let device = db
+        .get_totp_configuration("alice")
+        .await
+        .unwrap()
+        .expect("the device is stored");
     assert_eq!(device.secret, secret);
     assert_eq!(device.algorithm, "SHA1");
     assert_eq!(device.issuer, "Gatehouse");
 
     let again = app
-        .call("POST", "/api/secondfactor/totp/register", Some(&session), Some(&json!({ "token": code })))
+        .call(
+            "POST",
+            "/api/secondfactor/totp/register",
+            Some(&session),
+            Some(&json!({ "token": code })),
+        )
         .await;
-    assert_eq!(again.status, StatusCode::BAD_REQUEST, "the pending secret is gone once confirmed");
+    // Alice now has a second factor, so this one-factor session may change nothing more.
+    assert_eq!(again.status, StatusCode::FORBIDDEN);
+    assert_eq!(again.json()["data"]["second_factor"], true);
+    let pending = db
+        .get_ceremony(&sha256_hex(&session), "totp_register", app.clock.now_millis())
+        .await
+        .unwrap();
+    assert!(pending.is_none(), "the pending secret is gone once confirmed");
 
     // The confirming code's step is used: the same code cannot pass as a second factor.
     let replayed = app
-        .call("POST", "/api/secondfactor/totp", Some(&session), Some(&json!({ "token": code })))
+        .call(
+            "POST",
+            "/api/secondfactor/totp",
+            Some(&session),
+            Some(&json!({ "token": code })),
+        )
         .await;
     assert_eq!(replayed.status, StatusCode::FORBIDDEN);
     app.clock.advance_millis(30_000);
     let next = app
-        .call("POST", "/api/secondfactor/totp", Some(&session), Some(&json!({ "token": app.totp_code(&secret) })))
+        .call(
+            "POST",
+            "/api/secondfactor/totp",
+            Some(&session),
+            Some(&json!({ "token": app.totp_code(&secret) })),
+        )
         .await;
     assert_eq!(next.status, StatusCode::OK, "{}", next.body);
 
     // The device's parameters are readable, its secret is not.
     let session = next.session_id();
-    let parameters = app.call("GET", "/api/secondfactor/totp", Some(&session), None).await;
+    let parameters = app
+        .call("GET", "/api/secondfactor/totp", Some(&session), None)
+        .await;
     assert_eq!(parameters.status, StatusCode::OK);
     let parameters = parameters.json()["data"].clone();
     assert_eq!(parameters["algorithm"], "SHA1");
@@ -187,20 +265,45 @@ async fn totp_enrolment_rejects_bad_parameters(backend: Backend) {
         json!({ "algorithm": "SHA1", "length": 6, "period": 60 }),
         json!({ "algorithm": "SHA1" }),
     ] {
-        let answer = app.call("PUT", "/api/secondfactor/totp/register", Some(&session), Some(&body)).await;
+        let answer = app
+            .call(
+                "PUT",
+                "/api/secondfactor/totp/register",
+                Some(&session),
+                Some(&body),
+            )
+            .await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
     }
 
     // A cancelled enrolment cannot be confirmed.
     let data = app.start_enrolment(&session).await;
-    let cancelled = app.call("DELETE", "/api/secondfactor/totp/register", Some(&session), None).await;
+    let cancelled = app
+        .call(
+            "DELETE",
+            "/api/secondfactor/totp/register",
+            Some(&session),
+            None,
+        )
+        .await;
     assert_eq!(cancelled.status, StatusCode::OK);
     let token = app.totp_code(&decode_secret(&data));
     let late = app
-        .call("POST", "/api/secondfactor/totp/register", Some(&session), Some(&json!({ "token": token })))
+        .call(
+            "POST",
+            "/api/secondfactor/totp/register",
+            Some(&session),
+            Some(&json!({ "token": token })),
+        )
         .await;
     assert_eq!(late.status, StatusCode::BAD_REQUEST);
-    assert!(app.services.db.get_totp_configuration("alice").await.unwrap().is_none());
+    assert!(app
+        .services
+        .db
+        .get_totp_configuration("alice")
+        .await
+        .unwrap()
+        .is_none());
 
     // A pending secret expires.
     let data = app.start_enrolment(&session).await;
@@ -212,10 +315,21 @@ async fn totp_enrolment_rejects_bad_parameters(backend: Backend) {
     app.elevate(&session).await;
     let token = app.totp_code(&decode_secret(&data));
     let expired = app
-        .call("POST", "/api/secondfactor/totp/register", Some(&session), Some(&json!({ "token": token })))
+        .call(
+            "POST",
+            "/api/secondfactor/totp/register",
+            Some(&session),
+            Some(&json!({ "token": token })),
+        )
         .await;
     assert_eq!(expired.status, StatusCode::BAD_REQUEST);
-    assert!(app.services.db.get_totp_configuration("alice").await.unwrap().is_none());
+    assert!(app
+        .services
+        .db
+        .get_totp_configuration("alice")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn totp_removal(backend: Backend) {
@@ -227,19 +341,39 @@ async fn totp_removal(backend: Backend) {
     // A user with a second factor completes it before changing second-factor settings.
     app.clock.advance_millis(30_000);
     let second = app
-        .call("POST", "/api/secondfactor/totp", Some(&session), Some(&json!({ "token": app.totp_code(&secret) })))
+        .call(
+            "POST",
+            "/api/secondfactor/totp",
+            Some(&session),
+            Some(&json!({ "token": app.totp_code(&secret) })),
+        )
         .await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     let session = second.session_id();
 
-    let removed = app.call("DELETE", "/api/secondfactor/totp", Some(&session), None).await;
+    let removed = app
+        .call("DELETE", "/api/secondfactor/totp", Some(&session), None)
+        .await;
     assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
-    assert!(app.services.db.get_totp_configuration("alice").await.unwrap().is_none());
-    let parameters = app.call("GET", "/api/secondfactor/totp", Some(&session), None).await;
+    assert!(app
+        .services
+        .db
+        .get_totp_configuration("alice")
+        .await
+        .unwrap()
+        .is_none());
+    let parameters = app
+        .call("GET", "/api/secondfactor/totp", Some(&session), None)
+        .await;
     assert_eq!(parameters.status, StatusCode::NOT_FOUND);
-    let again = app.call("DELETE", "/api/secondfactor/totp", Some(&session), None).await;
+    let again = app
+        .call("DELETE", "/api/secondfactor/totp", Some(&session), None)
+        .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
-    let info = app.call("GET", "/api/user/info", Some(&session), None).await.json();
+    let info = app
+        .call("GET", "/api/user/info", Some(&session), None)
+        .await
+        .json();
     assert_eq!(info["data"]["has_totp"], false);
 }
 
@@ -264,7 +398,9 @@ fn dummy_credential(username: &str, id: &str) -> NewWebauthnCredential {
 async fn user_info_flags_and_preference(backend: Backend) {
     let app = App::new(backend, "").await;
     let session = app.alice().await;
-    let info = app.call("GET", "/api/user/info", Some(&session), None).await;
+    let info = app
+        .call("GET", "/api/user/info", Some(&session), None)
+        .await;
     assert_eq!(info.status, StatusCode::OK);
     assert_eq!(
         info.json()["data"],
@@ -282,19 +418,40 @@ async fn user_info_flags_and_preference(backend: Backend) {
         let app = &app;
         let session = session.clone();
         async move {
-            app.call("POST", "/api/user/info/2fa_method", Some(&session), Some(&json!({ "method": method })))
-                .await
+            app.call(
+                "POST",
+                "/api/user/info/2fa_method",
+                Some(&session),
+                Some(&json!({ "method": method })),
+            )
+            .await
         }
     };
-    assert_eq!(set("webauthn").await.status, StatusCode::BAD_REQUEST, "not registered");
+    assert_eq!(
+        set("webauthn").await.status,
+        StatusCode::BAD_REQUEST,
+        "not registered"
+    );
     assert_eq!(set("duo").await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(set("totp").await.status, StatusCode::BAD_REQUEST, "not registered");
+    assert_eq!(
+        set("totp").await.status,
+        StatusCode::BAD_REQUEST,
+        "not registered"
+    );
 
     let db = &app.services.db;
-    db.insert_webauthn_credential(&dummy_credential("alice", "Y3JlZA"), START_MILLIS).await.unwrap();
-    let info = app.call("GET", "/api/user/info", Some(&session), None).await.json();
+    db.insert_webauthn_credential(&dummy_credential("alice", "Y3JlZA"), START_MILLIS)
+        .await
+        .unwrap();
+    let info = app
+        .call("GET", "/api/user/info", Some(&session), None)
+        .await
+        .json();
     assert_eq!(info["data"]["has_webauthn"], true);
-    assert_eq!(info["data"]["method"], "webauthn", "the one registered method");
+    assert_eq!(
+        info["data"]["method"], "webauthn",
+        "the one registered method"
+    );
 
     db.upsert_totp_configuration(
         &NewTotpConfiguration {
@@ -309,26 +466,44 @@ async fn user_info_flags_and_preference(backend: Backend) {
     )
     .await
     .unwrap();
-    let info = app.call("GET", "/api/user/info", Some(&session), None).await.json();
+    let info = app
+        .call("GET", "/api/user/info", Some(&session), None)
+        .await
+        .json();
     assert_eq!(info["data"]["has_totp"], true);
-    assert_eq!(info["data"]["method"], "totp", "the first enabled method without a preference");
+    assert_eq!(
+        info["data"]["method"], "totp",
+        "the first enabled method without a preference"
+    );
 
     let chosen = set("webauthn").await;
     assert_eq!(chosen.status, StatusCode::OK, "{}", chosen.body);
     assert_eq!(chosen.body, r#"{"status":"OK"}"#);
     let stored = db.get_user("alice").await.unwrap().unwrap();
     assert_eq!(stored.preferred_2fa_method.as_deref(), Some("webauthn"));
-    let info = app.call("GET", "/api/user/info", Some(&session), None).await.json();
+    let info = app
+        .call("GET", "/api/user/info", Some(&session), None)
+        .await
+        .json();
     assert_eq!(info["data"]["method"], "webauthn");
 
-    let anonymous = app.call("POST", "/api/user/info/2fa_method", None, Some(&json!({ "method": "totp" }))).await;
+    let anonymous = app
+        .call(
+            "POST",
+            "/api/user/info/2fa_method",
+            None,
+            Some(&json!({ "method": "totp" })),
+        )
+        .await;
     assert_eq!(anonymous.status, StatusCode::FORBIDDEN);
 }
 
 async fn configuration_honours_disabled_methods(backend: Backend) {
     let app = App::new(backend, "").await;
     let session = app.alice().await;
-    let configuration = app.call("GET", "/api/configuration", Some(&session), None).await;
+    let configuration = app
+        .call("GET", "/api/configuration", Some(&session), None)
+        .await;
     assert_eq!(configuration.status, StatusCode::OK);
     assert_eq!(
         configuration.json()["data"],
@@ -343,19 +518,36 @@ async fn configuration_honours_disabled_methods(backend: Backend) {
 
     let app = App::new(backend, "totp:\n  disable: true\n").await;
     let session = app.alice().await;
-    let configuration = app.call("GET", "/api/configuration", Some(&session), None).await.json();
-    assert_eq!(configuration["data"]["available_methods"], json!(["webauthn"]));
-    let info = app.call("GET", "/api/user/info", Some(&session), None).await.json();
+    let configuration = app
+        .call("GET", "/api/configuration", Some(&session), None)
+        .await
+        .json();
+    assert_eq!(
+        configuration["data"]["available_methods"],
+        json!(["webauthn"])
+    );
+    let info = app
+        .call("GET", "/api/user/info", Some(&session), None)
+        .await
+        .json();
     assert_eq!(info["data"]["method"], "webauthn");
     app.elevate(&session).await;
     let enrol = app
-        .call("PUT", "/api/secondfactor/totp/register", Some(&session), Some(&json!({ "algorithm": "SHA1", "length": 6, "period": 30 })))
+        .call(
+            "PUT",
+            "/api/secondfactor/totp/register",
+            Some(&session),
+            Some(&json!({ "algorithm": "SHA1", "length": 6, "period": 30 })),
+        )
         .await;
     assert_eq!(enrol.status, StatusCode::FORBIDDEN, "TOTP is disabled");
 
     let app = App::new(backend, "webauthn:\n  disable: true\n").await;
     let session = app.alice().await;
-    let configuration = app.call("GET", "/api/configuration", Some(&session), None).await.json();
+    let configuration = app
+        .call("GET", "/api/configuration", Some(&session), None)
+        .await
+        .json();
     assert_eq!(configuration["data"]["available_methods"], json!(["totp"]));
 }
 
@@ -370,16 +562,27 @@ async fn sessions_list_and_end(backend: Backend) {
     let browser_b = app.alice().await;
     let bob = app.login("bob", "battery-staple-2").await;
 
-    let listed = app.call("GET", "/api/user/sessions", Some(&browser_a), None).await;
+    let listed = app
+        .call("GET", "/api/user/sessions", Some(&browser_a), None)
+        .await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
-    let sessions = listed.json()["data"]["sessions"].as_array().unwrap().clone();
+    let sessions = listed.json()["data"]["sessions"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(sessions.len(), 2, "only alice's sessions: {sessions:?}");
-    let current: Vec<&Value> = sessions.iter().filter(|session| session["current"] == true).collect();
+    let current: Vec<&Value> = sessions
+        .iter()
+        .filter(|session| session["current"] == true)
+        .collect();
     assert_eq!(current.len(), 1);
     assert_eq!(current[0]["created_at"], json!(START_MILLIS));
     assert_eq!(current[0]["remember_me"], false);
     assert_eq!(current[0]["authentication_level"], 1);
-    let other = sessions.iter().find(|session| session["current"] == false).unwrap();
+    let other = sessions
+        .iter()
+        .find(|session| session["current"] == false)
+        .unwrap();
     assert_eq!(other["created_at"], json!(START_MILLIS + 1_000));
 
     // The handles tell nothing about the cookies.
@@ -394,17 +597,45 @@ async fn sessions_list_and_end(backend: Backend) {
     assert_ne!(other_handle, own_handle);
 
     // Bob cannot end alice's session.
-    let foreign = app.call("DELETE", &format!("/api/user/sessions/{other_handle}"), Some(&bob), None).await;
+    let foreign = app
+        .call(
+            "DELETE",
+            &format!("/api/user/sessions/{other_handle}"),
+            Some(&bob),
+            None,
+        )
+        .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
     assert_eq!(app.level(&browser_b).await, json!(1));
 
-    let ended = app.call("DELETE", &format!("/api/user/sessions/{other_handle}"), Some(&browser_a), None).await;
+    let ended = app
+        .call(
+            "DELETE",
+            &format!("/api/user/sessions/{other_handle}"),
+            Some(&browser_a),
+            None,
+        )
+        .await;
     assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
-    assert_eq!(app.level(&browser_b).await, json!(0), "the session ended at once");
-    let remaining = app.call("GET", "/api/user/sessions", Some(&browser_a), None).await.json();
+    assert_eq!(
+        app.level(&browser_b).await,
+        json!(0),
+        "the session ended at once"
+    );
+    let remaining = app
+        .call("GET", "/api/user/sessions", Some(&browser_a), None)
+        .await
+        .json();
     assert_eq!(remaining["data"]["sessions"].as_array().unwrap().len(), 1);
 
-    let unknown = app.call("DELETE", "/api/user/sessions/no-such-handle", Some(&browser_a), None).await;
+    let unknown = app
+        .call(
+            "DELETE",
+            "/api/user/sessions/no-such-handle",
+            Some(&browser_a),
+            None,
+        )
+        .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 
     // The handle survives the rise to level two.

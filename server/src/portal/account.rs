@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::session::ActiveSession;
 use crate::storage::StorageError;
 
+use super::elevation::require_elevated;
 use super::request::PortalRequest;
 use super::response::{forbidden, internal_error, ko, with_cookie};
 use super::PortalState;
@@ -135,7 +136,11 @@ pub(super) async fn user_methods(
         WEBAUTHN => has_webauthn,
         _ => false,
     };
-    let usable: Vec<&str> = enabled.iter().copied().filter(|method| registered(method)).collect();
+    let usable: Vec<&str> = enabled
+        .iter()
+        .copied()
+        .filter(|method| registered(method))
+        .collect();
     let preferred = preferred.as_deref();
     let method = match preferred {
         Some(choice) if usable.contains(&choice) => choice,
@@ -148,24 +153,4 @@ pub(super) async fn user_methods(
         has_webauthn,
         method: method.to_owned(),
     })
-}
-
-/// Temporary stand-in for the elevation guard; it accepts a session elevated for this client IP.
-// TODO: replace with `super::elevation::require_elevated` once that module is on main.
-pub(super) async fn require_elevated(
-    state: &PortalState,
-    portal: &PortalRequest<'_>,
-    session: &ActiveSession,
-) -> Result<(), Response> {
-    let now = state.clock.now_millis();
-    let client = portal.client.known().map(|address| address.to_string());
-    if client.is_some_and(|client| session.is_elevated(now, &client)) {
-        return Ok(());
-    }
-    let body = r#"{"status":"KO","data":{"elevation":true,"first_factor":false,"second_factor":false}}"#;
-    Err(axum::response::IntoResponse::into_response((
-        StatusCode::FORBIDDEN,
-        [(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")],
-        body,
-    )))
 }

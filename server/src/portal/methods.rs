@@ -62,11 +62,13 @@ pub(super) async fn set_preferred_method(
         Ok(session) => session,
         Err(response) => return response,
     };
-    let body: PreferredMethodBody =
-        match json_body(&body, "The body must be a JSON object with a method string.") {
-            Ok(body) => body,
-            Err(response) => return response,
-        };
+    let body: PreferredMethodBody = match json_body(
+        &body,
+        "The body must be a JSON object with a method string.",
+    ) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let username = session.username();
 
     let methods = match user_methods(&state, username).await {

@@ -97,10 +97,13 @@ pub fn routes(services: &Services) -> Router {
     Router::new()
         .route("/api/state", get(session_info::state))
         .route("/api/firstfactor", post(first_factor::first_factor))
-                .route("/api/user/info", get(session_info::user_info))
+        .route("/api/user/info", get(session_info::user_info))
         .route("/api/logout", post(session_info::logout))
         .route("/api/configuration", get(methods::configuration))
-        .route("/api/user/info/2fa_method", post(methods::set_preferred_method))
+        .route(
+            "/api/user/info/2fa_method",
+            post(methods::set_preferred_method),
+        )
         .route(
             "/api/secondfactor/totp",
             get(methods::totp_device)
@@ -136,7 +139,10 @@ pub fn routes(services: &Services) -> Router {
             "/api/firstfactor/passkey",
             get(webauthn_login::passkey_options).post(webauthn_login::passkey_login),
         )
-        .route("/api/secondfactor/password", post(webauthn_login::password_step))
+        .route(
+            "/api/secondfactor/password",
+            post(webauthn_login::password_step),
+        )
         .route("/api/user/sessions", get(user_sessions::list))
         .route("/api/user/sessions/{id}", delete(user_sessions::end))
         .route(

@@ -14,10 +14,10 @@ use serde_json::json;
 use crate::session::{Level, SessionStore};
 
 use super::account::user_methods;
-use super::webauthn_login::FIRST_FACTOR_KEY;
 use super::request::admit;
 use super::response::{forbidden, internal_error, ko, ok, with_cookie};
 use super::target::safe_target;
+use super::webauthn_login::FIRST_FACTOR_KEY;
 use super::PortalState;
 
 /// `GET /api/state`: the user and level of the browser's session, anonymous when it has none.
@@ -41,7 +41,9 @@ pub(super) async fn state(
     // A passkey login proves possession only, until the password step raises it to level two.
     let passkey_only = resolution.session.as_ref().is_some_and(|session| {
         level == Level::OneFactor
-            && session.data_value(FIRST_FACTOR_KEY).and_then(|value| value.as_str())
+            && session
+                .data_value(FIRST_FACTOR_KEY)
+                .and_then(|value| value.as_str())
                 == Some("passkey")
     });
     let mut data = json!({

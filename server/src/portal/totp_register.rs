@@ -56,7 +56,10 @@ struct ConfirmBody {
 }
 
 fn disabled() -> Response {
-    ko(StatusCode::FORBIDDEN, "TOTP is disabled by the configuration.")
+    ko(
+        StatusCode::FORBIDDEN,
+        "TOTP is disabled by the configuration.",
+    )
 }
 
 /// `GET /api/secondfactor/totp/register`: the parameters a user may choose, with the defaults.
@@ -120,13 +123,22 @@ pub(super) async fn start(
         .copied()
         .find(|allowed| allowed.as_str().eq_ignore_ascii_case(body.algorithm.trim()));
     let Some(algorithm) = algorithm else {
-        return ko(StatusCode::BAD_REQUEST, "The algorithm is not one of the allowed algorithms.");
+        return ko(
+            StatusCode::BAD_REQUEST,
+            "The algorithm is not one of the allowed algorithms.",
+        );
     };
     if !totp.allowed_digits.contains(&body.length) {
-        return ko(StatusCode::BAD_REQUEST, "The length is not one of the allowed lengths.");
+        return ko(
+            StatusCode::BAD_REQUEST,
+            "The length is not one of the allowed lengths.",
+        );
     }
     if !totp.allowed_periods.contains(&body.period) {
-        return ko(StatusCode::BAD_REQUEST, "The period is not one of the allowed periods.");
+        return ko(
+            StatusCode::BAD_REQUEST,
+            "The period is not one of the allowed periods.",
+        );
     }
 
     let mut secret = vec![0u8; totp.secret_size as usize];
@@ -196,16 +208,15 @@ pub(super) async fn confirm(
     let username = session.username();
     let now = state.clock.now_millis();
 
-    let pending = match state.db.get_ceremony(&session.id_hash, CEREMONY, now).await {
-        Ok(Some(ceremony)) => ceremony,
-        Ok(None) => {
-            return ko(
+    let pending =
+        match state.db.get_ceremony(&session.id_hash, CEREMONY, now).await {
+            Ok(Some(ceremony)) => ceremony,
+            Ok(None) => return ko(
                 StatusCode::BAD_REQUEST,
                 "No TOTP enrolment is in progress for this session, or it expired; start again.",
-            )
-        }
-        Err(error) => return storage_failure(&error, username, "read the pending TOTP secret"),
-    };
+            ),
+            Err(error) => return storage_failure(&error, username, "read the pending TOTP secret"),
+        };
     let Ok(pending) = serde_json::from_slice::<PendingTotp>(&pending.state) else {
         tracing::error!(username, "a pending TOTP enrolment has an unreadable state");
         return super::response::internal_error();
@@ -221,8 +232,12 @@ pub(super) async fn confirm(
         created_at: now,
         last_used_at: None,
     };
-    let Some(step) = matching_step(&device, body.token.trim(), state.clock.now_secs(), state.config.totp.skew)
-    else {
+    let Some(step) = matching_step(
+        &device,
+        body.token.trim(),
+        state.clock.now_secs(),
+        state.config.totp.skew,
+    ) else {
         tracing::info!(username, "TOTP enrolment not confirmed: wrong code");
         return ko(
             StatusCode::BAD_REQUEST,

@@ -18,7 +18,7 @@ use webauthn_rs_core::proto::{
 };
 use webauthn_rs_core::WebauthnCore;
 
-use crate::config::{AttestationConveyance, Attachment, Preference};
+use crate::config::{Attachment, AttestationConveyance, Preference};
 use crate::identity::regulation::{AttemptRecord, RegulationSubject};
 use crate::storage::{AttemptFactor, WebauthnCredential};
 
@@ -103,7 +103,10 @@ pub(super) fn stored_credential(row: &WebauthnCredential) -> Option<Credential> 
 
 /// The 404 of the WebAuthn routes when `webauthn.disable` is set.
 pub(super) fn disabled() -> Response {
-    ko(StatusCode::NOT_FOUND, "WebAuthn is disabled by the configuration.")
+    ko(
+        StatusCode::NOT_FOUND,
+        "WebAuthn is disabled by the configuration.",
+    )
 }
 
 /// 400 for a body that is not the expected JSON.

@@ -133,15 +133,21 @@ pub(super) async fn start(
     if state.config.webauthn.disable {
         return disabled();
     }
-    let body: DescriptionBody =
-        match json_body(&body, "The body must be a JSON object with a description string.") {
-            Ok(body) => body,
-            Err(response) => return response,
-        };
+    let body: DescriptionBody = match json_body(
+        &body,
+        "The body must be a JSON object with a description string.",
+    ) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let Some(description) = valid_description(&body.description) else {
         return invalid_description();
     };
-    let portal_url = portal.entry.portal.as_ref().expect("a matched entry has a portal URL");
+    let portal_url = portal
+        .entry
+        .portal
+        .as_ref()
+        .expect("a matched entry has a portal URL");
     let Some((core, rp_id)) = relying_party(&state, portal_url) else {
         return internal_error();
     };
@@ -155,7 +161,10 @@ pub(super) async fn start(
         .iter()
         .any(|credential| credential.rp_id == rp_id && credential.description == description)
     {
-        return ko(StatusCode::CONFLICT, "You already have a credential with this description.");
+        return ko(
+            StatusCode::CONFLICT,
+            "You already have a credential with this description.",
+        );
     }
     let exclude: Vec<Vec<u8>> = existing
         .iter()
@@ -190,7 +199,9 @@ pub(super) async fn start(
         .user_verification_policy(verification_policy(&state))
         .require_resident_key(criteria.discoverability == Preference::Required)
         .authenticator_attachment(attachment(&state))
-        .reject_synchronised_authenticators(state.config.webauthn.filtering.prohibit_backup_eligibility)
+        .reject_synchronised_authenticators(
+            state.config.webauthn.filtering.prohibit_backup_eligibility,
+        )
         .exclude_credentials(Some(exclude))
         .extensions(Some(RequestRegistrationExtensions::default()));
     let (mut options, registration) = match core.generate_challenge_register(builder) {
@@ -208,13 +219,24 @@ pub(super) async fn start(
         }
     }
 
-    let pending = PendingRegistration { description, rp_id, state: registration };
+    let pending = PendingRegistration {
+        description,
+        rp_id,
+        state: registration,
+    };
     let now = state.clock.now_millis();
     let expires_at = now + ceremony_lifetime_millis(&state);
     let serialized = serde_json::to_vec(&pending).expect("a registration state serializes");
     if let Err(error) = state
         .db
-        .put_ceremony(&session.id_hash, CEREMONY, Some(username), &serialized, now, expires_at)
+        .put_ceremony(
+            &session.id_hash,
+            CEREMONY,
+            Some(username),
+            &serialized,
+            now,
+            expires_at,
+        )
         .await
     {
         return storage_failure(&error, username, "store the WebAuthn registration state");
@@ -254,21 +276,32 @@ pub(super) async fn finish(
     let username = session.username();
     let now = state.clock.now_millis();
 
-    let pending = match state.db.take_ceremony(&session.id_hash, CEREMONY, now).await {
+    let pending = match state
+        .db
+        .take_ceremony(&session.id_hash, CEREMONY, now)
+        .await
+    {
         Ok(Some(pending)) => pending,
-        Ok(None) => {
-            return ko(
-                StatusCode::BAD_REQUEST,
-                "No WebAuthn registration is in progress for this session, or it expired; start again.",
-            )
+        Ok(None) => return ko(
+            StatusCode::BAD_REQUEST,
+            "No WebAuthn registration is in progress for this session, or it expired; start again.",
+        ),
+        Err(error) => {
+            return storage_failure(&error, username, "read the WebAuthn registration state")
         }
-        Err(error) => return storage_failure(&error, username, "read the WebAuthn registration state"),
     };
     let Ok(pending) = serde_json::from_slice::<PendingRegistration>(&pending.state) else {
-        tracing::error!(username, "a pending WebAuthn registration has an unreadable state");
+        tracing::error!(
+            username,
+            "a pending WebAuthn registration has an unreadable state"
+        );
         return internal_error();
     };
-    let portal_url = portal.entry.portal.as_ref().expect("a matched entry has a portal URL");
+    let portal_url = portal
+        .entry
+        .portal
+        .as_ref()
+        .expect("a matched entry has a portal URL");
     let Some((core, rp_id)) = relying_party(&state, portal_url) else {
         return internal_error();
     };
@@ -291,8 +324,14 @@ pub(super) async fn finish(
     let aaguid_allowed = match aaguid.as_deref() {
         Some(aaguid) => {
             (filtering.permitted_aaguids.is_empty()
-                || filtering.permitted_aaguids.iter().any(|permitted| permitted == aaguid))
-                && !filtering.prohibited_aaguids.iter().any(|prohibited| prohibited == aaguid)
+                || filtering
+                    .permitted_aaguids
+                    .iter()
+                    .any(|permitted| permitted == aaguid))
+                && !filtering
+                    .prohibited_aaguids
+                    .iter()
+                    .any(|prohibited| prohibited == aaguid)
         }
         None => filtering.permitted_aaguids.is_empty(),
     };
@@ -302,7 +341,12 @@ pub(super) async fn finish(
 
     // The browser's credProps output says whether the authenticator stored a resident key; it is
     // a hint for the settings page, not a security property.
-    let client_resident_key = body.response.extensions.cred_props.as_ref().and_then(|props| props.rk);
+    let client_resident_key = body
+        .response
+        .extensions
+        .cred_props
+        .as_ref()
+        .and_then(|props| props.rk);
     let discoverable = match &credential.extensions.cred_props {
         ExtnState::Set(props) | ExtnState::Unsolicited(props) => props.rk,
         _ => None,
@@ -337,21 +381,33 @@ pub(super) async fn finish(
         backup_eligible: credential.backup_eligible,
         backup_state: credential.backup_state,
     };
-    match state.db.insert_webauthn_credential(&new_credential, now).await {
+    match state
+        .db
+        .insert_webauthn_credential(&new_credential, now)
+        .await
+    {
         Ok(stored) => {
-            tracing::info!(username, credential = stored.id, "WebAuthn credential registered");
+            tracing::info!(
+                username,
+                credential = stored.id,
+                "WebAuthn credential registered"
+            );
             ok(Some(json!({ "id": stored.id })))
         }
-        Err(StorageError::DuplicateCredential(_)) => {
-            ko(StatusCode::CONFLICT, "This credential is already registered.")
-        }
+        Err(StorageError::DuplicateCredential(_)) => ko(
+            StatusCode::CONFLICT,
+            "This credential is already registered.",
+        ),
         Err(error) => storage_failure(&error, username, "store the WebAuthn credential"),
     }
 }
 
 fn registration_failed(username: &str, reason: &str) -> Response {
     tracing::info!(username, reason, "WebAuthn registration rejected");
-    ko(StatusCode::BAD_REQUEST, "The credential could not be registered.")
+    ko(
+        StatusCode::BAD_REQUEST,
+        "The credential could not be registered.",
+    )
 }
 
 /// Reads the AAGUID from an attestation object (CBOR map with `authData`): bytes 37 to 53 of the
@@ -359,7 +415,9 @@ fn registration_failed(username: &str, reason: &str) -> Response {
 fn aaguid_of(attestation_object: &[u8]) -> Option<String> {
     let value: ciborium::Value = ciborium::from_reader(attestation_object).ok()?;
     let auth_data = value.as_map()?.iter().find_map(|(key, value)| {
-        (key.as_text() == Some("authData")).then(|| value.as_bytes()).flatten()
+        (key.as_text() == Some("authData"))
+            .then(|| value.as_bytes())
+            .flatten()
     })?;
     let bytes: [u8; 16] = auth_data.get(37..53)?.try_into().ok()?;
     if bytes == [0; 16] {
@@ -383,7 +441,11 @@ pub(super) async fn cancel(
         Err(response) => return response,
     };
     if let Err(error) = state.db.delete_ceremony(&session.id_hash, CEREMONY).await {
-        return storage_failure(&error, session.username(), "cancel the WebAuthn registration");
+        return storage_failure(
+            &error,
+            session.username(),
+            "cancel the WebAuthn registration",
+        );
     }
     ok(None)
 }
@@ -407,16 +469,22 @@ pub(super) async fn rename(
     let Ok(id) = id.parse::<i64>() else {
         return not_found();
     };
-    let body: DescriptionBody =
-        match json_body(&body, "The body must be a JSON object with a description string.") {
-            Ok(body) => body,
-            Err(response) => return response,
-        };
+    let body: DescriptionBody = match json_body(
+        &body,
+        "The body must be a JSON object with a description string.",
+    ) {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let Some(description) = valid_description(&body.description) else {
         return invalid_description();
     };
     let username = session.username();
-    match state.db.rename_webauthn_credential(username, id, &description).await {
+    match state
+        .db
+        .rename_webauthn_credential(username, id, &description)
+        .await
+    {
         Ok(true) => ok(None),
         Ok(false) => not_found(),
         Err(error) => storage_failure(&error, username, "rename a WebAuthn credential"),
@@ -453,7 +521,10 @@ pub(super) async fn remove(
 }
 
 fn not_found() -> Response {
-    ko(StatusCode::NOT_FOUND, "You have no WebAuthn credential with this id.")
+    ko(
+        StatusCode::NOT_FOUND,
+        "You have no WebAuthn credential with this id.",
+    )
 }
 
 #[cfg(test)]
@@ -462,7 +533,10 @@ mod tests {
 
     #[test]
     fn descriptions_are_checked() {
-        assert_eq!(valid_description("  YubiKey 5 ").as_deref(), Some("YubiKey 5"));
+        assert_eq!(
+            valid_description("  YubiKey 5 ").as_deref(),
+            Some("YubiKey 5")
+        );
         assert_eq!(valid_description("   "), None);
         assert_eq!(valid_description("a\u{7}b"), None);
         assert_eq!(valid_description(&"x".repeat(65)), None);

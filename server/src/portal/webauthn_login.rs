@@ -42,8 +42,8 @@ use super::response::{
 };
 use super::target::{default_redirect_data, redirect_data, required_policy, safe_target};
 use super::webauthn::{
-    banned, disabled, encode_id, record, relying_party, store_use, stored_credential,
-    user_handle, verification_policy, ATTEMPT_METHOD,
+    banned, disabled, encode_id, record, relying_party, store_use, stored_credential, user_handle,
+    verification_policy, ATTEMPT_METHOD,
 };
 use super::webauthn_credentials::ceremony_lifetime_millis;
 use super::PortalState;
@@ -111,7 +111,11 @@ async fn start_assertion(
     username: Option<&str>,
     credentials: Vec<webauthn_rs_core::proto::Credential>,
 ) -> Result<serde_json::Value, Response> {
-    let portal_url = portal.entry.portal.as_ref().expect("a matched entry has a portal URL");
+    let portal_url = portal
+        .entry
+        .portal
+        .as_ref()
+        .expect("a matched entry has a portal URL");
     let (core, rp_id) = relying_party(state, portal_url).ok_or_else(internal_error)?;
     let builder = core
         .new_challenge_authenticate_builder(credentials, Some(verification_policy(state)))
@@ -120,11 +124,16 @@ async fn start_assertion(
             internal_error()
         })?
         .allow_backup_eligible_upgrade(true);
-    let (options, authentication) = core.generate_challenge_authenticate(builder).map_err(|error| {
-        tracing::error!(%error, "starting a WebAuthn assertion failed");
-        internal_error()
-    })?;
-    let pending = PendingAssertion { rp_id, state: authentication };
+    let (options, authentication) =
+        core.generate_challenge_authenticate(builder)
+            .map_err(|error| {
+                tracing::error!(%error, "starting a WebAuthn assertion failed");
+                internal_error()
+            })?;
+    let pending = PendingAssertion {
+        rp_id,
+        state: authentication,
+    };
     let serialized = serde_json::to_vec(&pending).expect("an assertion state serializes");
     let now = state.clock.now_millis();
     let expires_at = now + ceremony_lifetime_millis(state);
@@ -158,7 +167,11 @@ pub(super) async fn second_factor_options(
         return disabled();
     }
     let username = session.username();
-    let portal_url = portal.entry.portal.as_ref().expect("a matched entry has a portal URL");
+    let portal_url = portal
+        .entry
+        .portal
+        .as_ref()
+        .expect("a matched entry has a portal URL");
     let rp_id = portal_url.host_str().unwrap_or("").to_ascii_lowercase();
     let rows = match state.db.list_webauthn_credentials(username).await {
         Ok(rows) => rows,
@@ -173,10 +186,20 @@ pub(super) async fn second_factor_options(
         .filter_map(stored_credential)
         .collect();
     if credentials.is_empty() {
-        return ko(StatusCode::NOT_FOUND, "You have no WebAuthn credential for this portal.");
+        return ko(
+            StatusCode::NOT_FOUND,
+            "You have no WebAuthn credential for this portal.",
+        );
     }
-    match start_assertion(&state, &portal, &session.id_hash, ASSERTION, Some(username), credentials)
-        .await
+    match start_assertion(
+        &state,
+        &portal,
+        &session.id_hash,
+        ASSERTION,
+        Some(username),
+        credentials,
+    )
+    .await
     {
         Ok(options) => ok(Some(options)),
         Err(response) => response,
@@ -208,13 +231,22 @@ pub(super) async fn second_factor(
         tracing::debug!(username, "WebAuthn assertion rejected: malformed body");
         return second_factor_failed();
     };
-    match banned(&state, &account_key, subject, AttemptFactor::Second, ATTEMPT_METHOD).await {
+    match banned(
+        &state,
+        &account_key,
+        subject,
+        AttemptFactor::Second,
+        ATTEMPT_METHOD,
+    )
+    .await
+    {
         Ok(false) => {}
         Ok(true) => return second_factor_failed(),
         Err(response) => return response,
     }
 
-    let verified = verify_assertion(&state, &portal, &session.id_hash, ASSERTION, &body.response).await;
+    let verified =
+        verify_assertion(&state, &portal, &session.id_hash, ASSERTION, &body.response).await;
     let accepted = match verified {
         Ok(Some(outcome)) if outcome.username == username => true,
         Ok(Some(_)) => {
@@ -224,8 +256,16 @@ pub(super) async fn second_factor(
         Ok(None) => false,
         Err(response) => return response,
     };
-    record(&state, &account_key, subject, AttemptFactor::Second, ATTEMPT_METHOD, accepted, false)
-        .await;
+    record(
+        &state,
+        &account_key,
+        subject,
+        AttemptFactor::Second,
+        ATTEMPT_METHOD,
+        accepted,
+        false,
+    )
+    .await;
     if !accepted {
         return second_factor_failed();
     }
@@ -241,7 +281,11 @@ async fn finish_second_factor(
 ) -> Response {
     let domain = &portal.entry.config;
     let cookie = if session.level() < Level::TwoFactor {
-        match state.sessions.raise_level(session, domain, Level::TwoFactor).await {
+        match state
+            .sessions
+            .raise_level(session, domain, Level::TwoFactor)
+            .await
+        {
             Ok((_, cookie)) => Some(cookie),
             Err(error) => {
                 tracing::error!(%error, "second factor accepted but raising the session level failed");
@@ -290,10 +334,16 @@ async fn verify_assertion(
         tracing::error!("a pending WebAuthn assertion has an unreadable state");
         return Err(internal_error());
     };
-    let portal_url = portal.entry.portal.as_ref().expect("a matched entry has a portal URL");
+    let portal_url = portal
+        .entry
+        .portal
+        .as_ref()
+        .expect("a matched entry has a portal URL");
     let (core, rp_id) = relying_party(state, portal_url).ok_or_else(internal_error)?;
     if rp_id != pending.rp_id {
-        tracing::info!("WebAuthn assertion rejected: the portal's RP ID changed during the ceremony");
+        tracing::info!(
+            "WebAuthn assertion rejected: the portal's RP ID changed during the ceremony"
+        );
         return Ok(None);
     }
 
@@ -326,8 +376,18 @@ async fn verify_assertion(
         }
     };
     let user_verified = result.user_verified() && credential.user_verified;
-    store_use(state, &row, credential, result.counter(), result.backup_state()).await?;
-    Ok(Some(VerifiedAssertion { username: row.username, user_verified }))
+    store_use(
+        state,
+        &row,
+        credential,
+        result.counter(),
+        result.backup_state(),
+    )
+    .await?;
+    Ok(Some(VerifiedAssertion {
+        username: row.username,
+        user_verified,
+    }))
 }
 
 /// `GET /api/firstfactor/passkey`: starts a passkey login; returns the options for
@@ -424,7 +484,11 @@ pub(super) async fn passkey_login(
 
     // The ban check needs the account, which only the stored credential names; an unknown
     // credential fails in `verify_assertion` without a record.
-    let owner = match state.db.get_webauthn_credential(&encode_id(&body.response.raw_id)).await {
+    let owner = match state
+        .db
+        .get_webauthn_credential(&encode_id(&body.response.raw_id))
+        .await
+    {
         Ok(row) => row.map(|row| row.username),
         Err(error) => {
             tracing::error!(%error, "passkey login failed: reading the credential failed");
@@ -433,7 +497,15 @@ pub(super) async fn passkey_login(
     };
     let account_key = owner.as_deref().map(str::to_lowercase);
     if let Some(account_key) = &account_key {
-        match banned(&state, account_key, subject, AttemptFactor::First, PASSKEY_METHOD).await {
+        match banned(
+            &state,
+            account_key,
+            subject,
+            AttemptFactor::First,
+            PASSKEY_METHOD,
+        )
+        .await
+        {
             Ok(false) => {}
             Ok(true) => {
                 let _ = state.db.delete_ceremony(&binding, PASSKEY_LOGIN).await;
@@ -443,10 +515,11 @@ pub(super) async fn passkey_login(
         }
     }
 
-    let verified = match verify_assertion(&state, &portal, &binding, PASSKEY_LOGIN, &body.response).await {
-        Ok(verified) => verified,
-        Err(response) => return response,
-    };
+    let verified =
+        match verify_assertion(&state, &portal, &binding, PASSKEY_LOGIN, &body.response).await {
+            Ok(verified) => verified,
+            Err(response) => return response,
+        };
     let user = match &verified {
         Some(verified) => match state.directory.get(&verified.username).await {
             Ok(Some(user)) if !user.disabled => Some(user),
@@ -460,17 +533,41 @@ pub(super) async fn passkey_login(
     };
     let (Some(verified), Some(user)) = (verified, user) else {
         if let Some(account_key) = &account_key {
-            record(&state, account_key, subject, AttemptFactor::First, PASSKEY_METHOD, false, false)
-                .await;
+            record(
+                &state,
+                account_key,
+                subject,
+                AttemptFactor::First,
+                PASSKEY_METHOD,
+                false,
+                false,
+            )
+            .await;
         }
         return failed();
     };
     let account_key = user.username.to_lowercase();
-    record(&state, &account_key, subject, AttemptFactor::First, PASSKEY_METHOD, true, false).await;
+    record(
+        &state,
+        &account_key,
+        subject,
+        AttemptFactor::First,
+        PASSKEY_METHOD,
+        true,
+        false,
+    )
+    .await;
 
-    let two_factor =
-        state.config.webauthn.experimental_enable_passkey_uv_two_factors && verified.user_verified;
-    let level = if two_factor { Level::TwoFactor } else { Level::OneFactor };
+    let two_factor = state
+        .config
+        .webauthn
+        .experimental_enable_passkey_uv_two_factors
+        && verified.user_verified;
+    let level = if two_factor {
+        Level::TwoFactor
+    } else {
+        Level::OneFactor
+    };
     let domain = &portal.entry.config;
     let previous = state.sessions.resolve(&headers, domain).await;
     if previous.store_error {
@@ -478,8 +575,18 @@ pub(super) async fn passkey_login(
     }
     let remember_me = body.keep_me_logged_in.unwrap_or(false);
     let created = match previous.session {
-        Some(previous) => state.sessions.replace(previous, domain, &user, level, remember_me).await,
-        None => state.sessions.create(domain, &user, level, remember_me).await,
+        Some(previous) => {
+            state
+                .sessions
+                .replace(previous, domain, &user, level, remember_me)
+                .await
+        }
+        None => {
+            state
+                .sessions
+                .create(domain, &user, level, remember_me)
+                .await
+        }
     };
     let (mut session, cookie) = match created {
         Ok(created) => created,
@@ -555,16 +662,29 @@ pub(super) async fn password_step(
     let Ok(body) = serde_json::from_slice::<PasswordBody>(&body) else {
         return first_factor_failed();
     };
-    let passkey_session = session.data_value(FIRST_FACTOR_KEY).and_then(|value| value.as_str())
+    let passkey_session = session
+        .data_value(FIRST_FACTOR_KEY)
+        .and_then(|value| value.as_str())
         == Some(PASSKEY_METHOD);
     if !passkey_session || body.password.is_empty() {
-        tracing::debug!(username = session.username(), "password step rejected: not a passkey session or empty password");
+        tracing::debug!(
+            username = session.username(),
+            "password step rejected: not a passkey session or empty password"
+        );
         return first_factor_failed();
     }
     let username = session.username().to_owned();
     let account_key = username.to_lowercase();
     let subject = portal.subject();
-    match banned(&state, &account_key, subject, AttemptFactor::Second, "password").await {
+    match banned(
+        &state,
+        &account_key,
+        subject,
+        AttemptFactor::Second,
+        "password",
+    )
+    .await
+    {
         Ok(false) => {}
         Ok(true) => return first_factor_failed(),
         Err(response) => return response,
@@ -578,7 +698,11 @@ pub(super) async fn password_step(
         }
     };
     let stored_hash = user.as_ref().map(|user| user.password_hash.expose());
-    let verified = match state.pool.verify_or_dummy(Password::from(body.password), stored_hash).await {
+    let verified = match state
+        .pool
+        .verify_or_dummy(Password::from(body.password), stored_hash)
+        .await
+    {
         Ok(verified) => verified,
         Err(PoolError::Busy) => return busy(),
         Err(error) => {
@@ -587,7 +711,16 @@ pub(super) async fn password_step(
         }
     };
     let accepted = user.is_some() && verified.matches;
-    record(&state, &account_key, subject, AttemptFactor::Second, "password", accepted, false).await;
+    record(
+        &state,
+        &account_key,
+        subject,
+        AttemptFactor::Second,
+        "password",
+        accepted,
+        false,
+    )
+    .await;
     if !accepted {
         tracing::info!(username, "password step rejected: wrong password");
         return first_factor_failed();
@@ -602,7 +735,10 @@ mod tests {
     #[test]
     fn passkey_handle_needs_one_cookie() {
         let mut headers = HeaderMap::new();
-        headers.insert("cookie", HeaderValue::from_static("a=1; gatehouse_passkey=abc"));
+        headers.insert(
+            "cookie",
+            HeaderValue::from_static("a=1; gatehouse_passkey=abc"),
+        );
         assert_eq!(passkey_handle(&headers).as_deref(), Some("abc"));
         headers.insert(
             "cookie",

@@ -567,10 +567,9 @@ impl SessionStore {
     /// had such a session.
     pub async fn end_by_handle(&self, username: &str, handle: &str) -> Result<bool, SessionError> {
         let records = self.db.list_sessions_of_user(username).await?;
-        let Some(record) = records
-            .iter()
-            .find(|record| record.data.get(HANDLE_KEY).and_then(|value| value.as_str()) == Some(handle))
-        else {
+        let Some(record) = records.iter().find(|record| {
+            record.data.get(HANDLE_KEY).and_then(|value| value.as_str()) == Some(handle)
+        }) else {
             return Ok(false);
         };
         let deleted = self.delete_row(&record.id_hash).await?;

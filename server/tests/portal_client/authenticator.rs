@@ -83,8 +83,14 @@ impl SoftAuthenticator {
             (Cbor::Integer(1.into()), Cbor::Integer(2.into())),
             (Cbor::Integer(3.into()), Cbor::Integer((-7).into())),
             (Cbor::Integer((-1).into()), Cbor::Integer(1.into())),
-            (Cbor::Integer((-2).into()), Cbor::Bytes(point.x().expect("x").to_vec())),
-            (Cbor::Integer((-3).into()), Cbor::Bytes(point.y().expect("y").to_vec())),
+            (
+                Cbor::Integer((-2).into()),
+                Cbor::Bytes(point.x().expect("x").to_vec()),
+            ),
+            (
+                Cbor::Integer((-3).into()),
+                Cbor::Bytes(point.y().expect("y").to_vec()),
+            ),
         ]);
         let mut bytes = Vec::new();
         ciborium::into_writer(&map, &mut bytes).expect("CBOR");

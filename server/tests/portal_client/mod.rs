@@ -45,7 +45,8 @@ impl Answer {
     }
 
     pub fn session_id(&self) -> String {
-        self.cookie(SESSION_COOKIE).expect("the answer sets the session cookie")
+        self.cookie(SESSION_COOKIE)
+            .expect("the answer sets the session cookie")
     }
 
     pub fn set_cookie_headers(&self) -> Vec<String> {
@@ -72,28 +73,61 @@ impl App {
             common::suite_services(backend, directory.path(), "1M", tail, 2, 64).await;
         let router =
             gatehouse::portal::routes(&services).merge(gatehouse::http::authz_router(&services));
-        App { router, services, clock, _directory: directory }
+        App {
+            router,
+            services,
+            clock,
+            _directory: directory,
+        }
     }
 
     /// Sends a request from the test peer with exactly `headers`.
-    pub async fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Answer {
         let mut request = Request::builder().method(method).uri(path);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let mut request = request.body(Body::from(body.to_owned())).expect("a valid request");
+        let mut request = request
+            .body(Body::from(body.to_owned()))
+            .expect("a valid request");
         let peer: SocketAddr = PEER.parse().expect("a socket address");
         request.extensions_mut().insert(ConnectInfo(peer));
-        let response = self.router.clone().oneshot(request).await.expect("an answer");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("an answer");
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.into_body().collect().await.expect("a body").to_bytes();
-        Answer { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes();
+        Answer {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
     }
 
     /// Sends `method` with a JSON body as the portal's page would, with `cookies` as given
     /// (`name=value` pairs joined by `; `).
-    pub async fn send(&self, method: &str, path: &str, cookies: Option<&str>, body: Option<&Value>) -> Answer {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        cookies: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
         let mut headers = vec![("host", "auth.example.com")];
         if method != "GET" {
             headers.push(("origin", PORTAL));
@@ -107,7 +141,13 @@ impl App {
     }
 
     /// Sends a request with the session cookie `session`.
-    pub async fn call(&self, method: &str, path: &str, session: Option<&str>, body: Option<&Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        session: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
         let cookie = session.map(|id| format!("{SESSION_COOKIE}={id}"));
         self.send(method, path, cookie.as_deref(), body).await
     }
@@ -115,7 +155,12 @@ impl App {
     /// Logs `username` in with `password` and returns the session id.
     pub async fn login(&self, username: &str, password: &str) -> String {
         let answer = self
-            .call("POST", "/api/firstfactor", None, Some(&json!({ "username": username, "password": password })))
+            .call(
+                "POST",
+                "/api/firstfactor",
+                None,
+                Some(&json!({ "username": username, "password": password })),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         answer.session_id()
@@ -139,13 +184,26 @@ impl App {
     /// Reads the stored session behind `session_id`.
     pub async fn session(&self, session_id: &str) -> gatehouse::session::ActiveSession {
         let mut headers = HeaderMap::new();
-        headers.insert("cookie", format!("{SESSION_COOKIE}={session_id}").parse().expect("a header"));
+        headers.insert(
+            "cookie",
+            format!("{SESSION_COOKIE}={session_id}")
+                .parse()
+                .expect("a header"),
+        );
         let domain = &self.services.authz.cookie_domains[0].config;
-        self.services.sessions.resolve(&headers, domain).await.session.expect("a live session")
+        self.services
+            .sessions
+            .resolve(&headers, domain)
+            .await
+            .session
+            .expect("a live session")
     }
 
     pub async fn level(&self, session_id: &str) -> Value {
-        self.call("GET", "/api/state", Some(session_id), None).await.json()["data"]["authentication_level"].clone()
+        self.call("GET", "/api/state", Some(session_id), None)
+            .await
+            .json()["data"]["authentication_level"]
+            .clone()
     }
 }
 
