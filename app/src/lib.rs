@@ -12,6 +12,8 @@ use leptos_router::{
 };
 
 pub mod pages;
+#[cfg(feature = "hydrate")]
+pub mod webauthn;
 
 /// Renders the HTML document around the app: head, hydration scripts and body.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

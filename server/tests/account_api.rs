@@ -214,10 +214,17 @@ async fn totp_enrolment_confirms_with_code(backend: Backend) {
     assert_eq!(again.status, StatusCode::FORBIDDEN);
     assert_eq!(again.json()["data"]["second_factor"], true);
     let pending = db
-        .get_ceremony(&sha256_hex(&session), "totp_register", app.clock.now_millis())
+        .get_ceremony(
+            &sha256_hex(&session),
+            "totp_register",
+            app.clock.now_millis(),
+        )
         .await
         .unwrap();
-    assert!(pending.is_none(), "the pending secret is gone once confirmed");
+    assert!(
+        pending.is_none(),
+        "the pending secret is gone once confirmed"
+    );
 
     // The confirming code's step is used: the same code cannot pass as a second factor.
     let replayed = app
