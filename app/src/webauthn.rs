@@ -24,7 +24,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CredentialCreationOptions, CredentialRequestOptions};
 
-/// Why a ceremony did not produce a credential.
+/// The reason a ceremony did not produce a credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CeremonyError {
     /// The browser has no WebAuthn (`navigator.credentials` or `PublicKeyCredential` missing).
@@ -182,7 +182,7 @@ fn get(target: &JsValue, name: &str) -> Option<JsValue> {
 }
 
 fn set(target: &JsValue, name: &str, value: &JsValue) {
-    // Setting a property on a plain object cannot fail.
+    // Reflect.set fails only on a frozen or non-extensible target; these are plain objects.
     let _ = Reflect::set(target, &JsValue::from_str(name), value);
 }
 

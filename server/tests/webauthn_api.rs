@@ -40,7 +40,7 @@ webauthn:
 
 impl App {
     /// Registers `authenticator` for the session's user (which must be elevated) as
-    /// `description`; returns the registration answer.
+    /// `description`; returns the registration response.
     async fn register(
         &self,
         session: &str,

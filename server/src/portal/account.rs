@@ -46,6 +46,8 @@ pub(super) async fn elevated(
 }
 
 /// Parses a JSON body, or returns 400 with `expected` as the message.
+// The error is the finished response, sent at once, so its size on the stack does not matter.
+#[allow(clippy::result_large_err)]
 pub(super) fn json_body<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|_| ko(StatusCode::BAD_REQUEST, expected))
 }
@@ -56,7 +58,7 @@ pub(super) fn storage_failure(error: &StorageError, username: &str, action: &str
     internal_error()
 }
 
-/// The methods the configuration enables, in the order the portal offers them.
+/// Returns the methods the configuration enables, in the order the portal offers them.
 pub(super) fn enabled_methods(state: &PortalState) -> Vec<&'static str> {
     let mut methods = Vec::with_capacity(2);
     if !state.config.totp.disable {

@@ -2,7 +2,7 @@
 //! stored form of a credential, and the regulation of assertions.
 //!
 //! The RP ID is the host of the configured `authelia_url` of the portal the request was matched
-//! to, and the only allowed origin is that URL's origin; no request header chooses either.
+//! to, and the only allowed origin is that URL's origin. No request header chooses either.
 //! Ceremony state (challenges) is kept encrypted in the database between the two requests of a
 //! ceremony, bound to the session, or for a passkey login to a random handle in a cookie, and is
 //! consumed by the second request, so a challenge works once.
@@ -46,7 +46,7 @@ pub(super) fn relying_party(state: &PortalState, portal: &Url) -> Option<(Webaut
 }
 
 /// Returns the WebAuthn user handle of `username`: an HMAC of the name under `session.secret`,
-/// 16 bytes. It is stable, so an authenticator keeps one passkey per user, and tells an observer
+/// 16 bytes. It is stable, so an authenticator keeps one passkey per user, and reveals
 /// nothing about the name. Logins find the user by the credential id, not by this handle.
 pub(super) fn user_handle(state: &PortalState, username: &str) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(state.config.session.secret.expose().as_bytes())
@@ -101,7 +101,7 @@ pub(super) fn stored_credential(row: &WebauthnCredential) -> Option<Credential> 
     }
 }
 
-/// The 404 of the WebAuthn routes when `webauthn.disable` is set.
+/// Returns the 404 of the WebAuthn routes when `webauthn.disable` is set.
 pub(super) fn disabled() -> Response {
     ko(
         StatusCode::NOT_FOUND,
@@ -109,7 +109,7 @@ pub(super) fn disabled() -> Response {
     )
 }
 
-/// 400 for a body that is not the expected JSON.
+/// Returns 400 for a body that is not the expected JSON.
 pub(super) fn bad_body(expected: &str) -> Response {
     ko(StatusCode::BAD_REQUEST, expected)
 }

@@ -36,7 +36,7 @@ use super::PortalState;
 /// The `kind` of a pending registration in the ceremony store.
 const CEREMONY: &str = "webauthn_register";
 
-/// The longest description accepted, in characters.
+/// The maximum length of a description, in characters.
 const DESCRIPTION_MAX_CHARS: usize = 64;
 
 /// The registration state and the chosen description, kept between `PUT` and `POST`.
@@ -62,7 +62,7 @@ fn valid_description(text: &str) -> Option<String> {
     let trimmed = text.trim();
     let length = trimmed.chars().count();
     let clean = !trimmed.chars().any(char::is_control);
-    (length >= 1 && length <= DESCRIPTION_MAX_CHARS && clean).then(|| trimmed.to_owned())
+    ((1..=DESCRIPTION_MAX_CHARS).contains(&length) && clean).then(|| trimmed.to_owned())
 }
 
 fn invalid_description() -> Response {
@@ -211,7 +211,7 @@ pub(super) async fn start(
             return internal_error();
         }
     };
-    // The library can only require or discourage a resident key; `preferred` asks for one where
+    // The library can only require or discourage a resident key; `preferred` requests one where
     // the authenticator can store it, which passkey login needs.
     if criteria.discoverability == Preference::Preferred {
         if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
@@ -244,7 +244,7 @@ pub(super) async fn start(
     ok(Some(json!(options)))
 }
 
-/// How long a pending ceremony lives: the configured `webauthn.timeout` plus a minute for the
+/// Returns how long a pending ceremony lives: the configured `webauthn.timeout` plus a minute for the
 /// round trips.
 pub(super) fn ceremony_lifetime_millis(state: &PortalState) -> i64 {
     let timeout = i64::try_from(state.config.webauthn.timeout.as_millis()).unwrap_or(i64::MAX);
@@ -339,7 +339,7 @@ pub(super) async fn finish(
         return registration_failed(username, "the authenticator's AAGUID is not permitted");
     }
 
-    // The browser's credProps output says whether the authenticator stored a resident key; it is
+    // The browser's credProps output reports whether the authenticator stored a resident key. It is
     // a hint for the settings page, not a security property.
     let client_resident_key = body
         .response

@@ -55,7 +55,7 @@ const PASSKEY_LOGIN: &str = "passkey_login";
 /// The cookie that binds a passkey login's challenge to the browser that asked for it.
 const PASSKEY_COOKIE: &str = "gatehouse_passkey";
 const PASSKEY_PATH: &str = "/api/firstfactor/passkey";
-/// The session data key that records a passkey login, so the portal asks for the password as the
+/// The session data key that records a passkey login, so the portal requests the password as the
 /// second step.
 pub(super) const FIRST_FACTOR_KEY: &str = "first_factor";
 const PASSKEY_METHOD: &str = "passkey";
@@ -272,7 +272,7 @@ pub(super) async fn second_factor(
     finish_second_factor(&state, &portal, session, body.target_url.as_deref()).await
 }
 
-/// Raises the session to level two (new id) and answers as every second factor does.
+/// Raises the session to level two (new id) and responds as every second factor does.
 async fn finish_second_factor(
     state: &PortalState,
     portal: &PortalRequest<'_>,
@@ -421,7 +421,7 @@ pub(super) async fn passkey_options(
     response
 }
 
-/// Builds the passkey cookie; `max_age` 0 clears it. Host-only, so only the portal sees it.
+/// Builds the passkey cookie; `max_age` 0 clears it. It is host-only, so only the portal receives it.
 fn passkey_cookie(portal: &PortalRequest<'_>, value: &str, max_age: i64) -> HeaderValue {
     let secure = portal
         .entry
@@ -630,7 +630,7 @@ pub(super) async fn passkey_login(
     response
 }
 
-/// The `data` of a passkey login without a usable target, as the first or second factor answers.
+/// The `data` of a passkey login without a usable target, as the first or second factor responds.
 fn passkey_default_data(
     state: &PortalState,
     portal: &PortalRequest<'_>,

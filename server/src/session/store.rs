@@ -614,7 +614,7 @@ pub fn record_handle(record: &SessionRecord) -> Option<&str> {
 }
 
 /// Generates a session's public handle: 128 random bits as URL-safe base64. It is drawn apart
-/// from the session id, so it tells nothing about the cookie.
+/// from the session id, so it reveals nothing about the cookie.
 fn new_handle() -> String {
     use base64::Engine as _;
     use rand::RngCore as _;

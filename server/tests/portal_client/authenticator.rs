@@ -97,7 +97,7 @@ impl SoftAuthenticator {
         bytes
     }
 
-    /// Answers `navigator.credentials.create()` for the options the server sent (the `data` of
+    /// Responds to `navigator.credentials.create()` for the options the server sent (the `data` of
     /// its response), as the browser would serialize the credential.
     pub fn register(&mut self, options: &Value) -> Value {
         let public_key = &options["publicKey"];
@@ -133,13 +133,13 @@ impl SoftAuthenticator {
         })
     }
 
-    /// Answers `navigator.credentials.get()` for the options the server sent, counting one use.
+    /// Responds to `navigator.credentials.get()` for the options the server sent, counting one use.
     pub fn assert(&mut self, options: &Value) -> Value {
         self.counter += 1;
         self.assert_with_counter(options, self.counter)
     }
 
-    /// Answers `navigator.credentials.get()` with the signature counter `counter`.
+    /// Responds to `navigator.credentials.get()` with the signature counter `counter`.
     pub fn assert_with_counter(&self, options: &Value, counter: u32) -> Value {
         let public_key = &options["publicKey"];
         let challenge = public_key["challenge"].as_str().expect("a challenge");
