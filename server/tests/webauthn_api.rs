@@ -393,6 +393,17 @@ async fn sign_count_must_grow(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(stored[0].sign_count, 9);
+
+    // A slower concurrent assertion with a lower counter cannot overwrite the stored one.
+    let db = &app.services.db;
+    let credential_id = &stored[0].credential_id;
+    let overwritten = db
+        .record_webauthn_use(credential_id, 8, false, &stored[0].credential, 0)
+        .await
+        .unwrap();
+    assert!(!overwritten);
+    let stored = db.list_webauthn_credentials("alice").await.unwrap();
+    assert_eq!(stored[0].sign_count, 9);
 }
 
 async fn passkey_login_and_password_step(backend: Backend) {

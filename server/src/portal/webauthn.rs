@@ -4,8 +4,8 @@
 //! The RP ID is the host of the configured `authelia_url` of the portal the request was matched
 //! to, and the only allowed origin is that URL's origin. No request header chooses either.
 //! Ceremony state (challenges) is kept encrypted in the database between the two requests of a
-//! ceremony, bound to the session, or for a passkey login to a random handle in a cookie, and is
-//! consumed by the second request, so a challenge works once.
+//! ceremony. It is bound to the session, or for a passkey login to a random handle in a cookie.
+//! The second request consumes it, so a challenge works once.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -163,13 +163,15 @@ pub(super) async fn record(
 }
 
 /// Stores the outcome of a successful assertion: the new signature counter and backup state.
+/// Returns `false` when a higher counter was stored meanwhile (a concurrent assertion, perhaps by
+/// a cloned authenticator), which the caller treats as a failed assertion.
 pub(super) async fn store_use(
     state: &PortalState,
     row: &WebauthnCredential,
     mut credential: Credential,
     counter: u32,
     backup_state: bool,
-) -> Result<(), Response> {
+) -> Result<bool, Response> {
     if counter > credential.counter {
         credential.counter = counter;
     }
@@ -187,7 +189,7 @@ pub(super) async fn store_use(
         )
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(updated) => Ok(updated),
         Err(error) => {
             tracing::error!(%error, username = %row.username, "storing a WebAuthn credential's use failed");
             Err(internal_error())
