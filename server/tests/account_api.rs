@@ -645,7 +645,23 @@ async fn sessions_list_and_end(backend: Backend) {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 
-    // The handle survives the rise to level two.
-    let before = app.session(&browser_a).await.handle().map(str::to_owned);
-    assert_eq!(before.as_deref(), Some(own_handle.as_str()));
+    // The handle is the one the session was created with.
+    let stored = app.session(&browser_a).await.handle().map(str::to_owned);
+    assert_eq!(stored.as_deref(), Some(own_handle.as_str()));
+
+    // Ending the current session clears its cookie too.
+    let own = app
+        .call(
+            "DELETE",
+            &format!("/api/user/sessions/{own_handle}"),
+            Some(&browser_a),
+            None,
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    let cleared = own.set_cookie_headers();
+    assert_eq!(cleared.len(), 1);
+    assert!(cleared[0].starts_with("gatehouse_session=;"), "{cleared:?}");
+    assert!(cleared[0].contains("Max-Age=0"), "{cleared:?}");
+    assert_eq!(app.level(&browser_a).await, json!(0));
 }

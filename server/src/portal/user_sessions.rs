@@ -13,11 +13,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use crate::session::record_handle;
+use crate::session::{record_handle, SessionStore};
 
 use super::account::{logged_in, storage_failure};
 use super::request::admit;
-use super::response::{internal_error, ko, ok};
+use super::response::{internal_error, ko, ok, with_cookie};
 use super::PortalState;
 
 /// `GET /api/user/sessions`: the caller's sessions, newest first.
@@ -59,7 +59,7 @@ pub(super) async fn list(
 }
 
 /// `DELETE /api/user/sessions/{id}`: ends one of the caller's sessions at once. Ending the
-/// current session is allowed and works like a logout without the cookie being cleared.
+/// current session works like a logout: the response also clears the cookie.
 pub(super) async fn end(
     State(state): State<Arc<PortalState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -75,7 +75,12 @@ pub(super) async fn end(
         Err(response) => return response,
     };
     let username = session.username();
+    let current = session.handle() == Some(handle.as_str());
     match state.sessions.end_by_handle(username, &handle).await {
+        Ok(true) if current => with_cookie(
+            ok(None),
+            Some(SessionStore::clear_cookie(&portal.entry.config)),
+        ),
         Ok(true) => ok(None),
         Ok(false) => ko(StatusCode::NOT_FOUND, "You have no session with this id."),
         Err(error) => {
