@@ -11,6 +11,8 @@ use leptos_router::{
     StaticSegment,
 };
 
+#[cfg(any(feature = "hydrate", test))]
+mod base64url;
 pub mod pages;
 #[cfg(feature = "hydrate")]
 pub mod webauthn;
