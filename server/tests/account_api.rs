@@ -201,6 +201,14 @@ async fn totp_enrolment_confirms_with_code(backend: Backend) {
     assert_eq!(device.secret, secret);
     assert_eq!(device.algorithm, "SHA1");
     assert_eq!(device.issuer, "Gatehouse");
+    let events = db.recent_audit_events(10).await.unwrap();
+    let registered = events
+        .iter()
+        .find(|event| event.action == "totp.registered");
+    let registered = registered.expect("an audit event for the new device");
+    assert_eq!(registered.actor.as_deref(), Some("alice"));
+    assert_eq!(registered.remote_ip.as_deref(), Some("127.0.0.1"));
+    assert!(!registered.details.to_string().contains(base32));
 
     let again = app
         .call(

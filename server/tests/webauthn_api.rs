@@ -631,4 +631,14 @@ async fn credentials_rename_and_delete(backend: Backend) {
         .is_empty());
     let again = app.call("DELETE", &path, Some(&session), None).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+    let events = app.services.db.recent_audit_events(20).await.unwrap();
+    let actions: Vec<&str> = events.iter().map(|event| event.action.as_str()).collect();
+    for action in [
+        "webauthn.registered",
+        "webauthn.renamed",
+        "webauthn.deleted",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
 }

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::de::DeserializeOwned;
 
 use crate::session::ActiveSession;
-use crate::storage::StorageError;
+use crate::storage::{NewAuditEvent, StorageError};
 
 use super::elevation::require_elevated;
 use super::request::PortalRequest;
@@ -56,6 +56,28 @@ pub(super) fn json_body<T: DeserializeOwned>(body: &[u8], expected: &str) -> Res
 pub(super) fn storage_failure(error: &StorageError, username: &str, action: &str) -> Response {
     tracing::error!(%error, username, action, "account request failed: storage error");
     internal_error()
+}
+
+/// Appends `action` (such as `totp.registered`) by the session's user to the audit log. The
+/// change has already happened, so a failure to append is logged and not returned.
+pub(super) async fn audit(
+    state: &PortalState,
+    portal: &PortalRequest<'_>,
+    username: &str,
+    action: &str,
+    details: serde_json::Value,
+) {
+    let event = NewAuditEvent {
+        time: state.clock.now_millis(),
+        actor: Some(username.to_owned()),
+        action: action.to_owned(),
+        subject: Some(username.to_owned()),
+        remote_ip: portal.client.known().map(|address| address.to_string()),
+        details,
+    };
+    if let Err(error) = state.db.append_audit_event(&event).await {
+        tracing::error!(%error, username, action, "appending an audit event failed");
+    }
 }
 
 /// Returns the methods the configuration enables, in the order the portal offers them.

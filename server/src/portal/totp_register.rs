@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::config::TotpAlgorithm;
 use crate::storage::{NewTotpConfiguration, TotpConfiguration};
 
-use super::account::{elevated, json_body, storage_failure};
+use super::account::{audit, elevated, json_body, storage_failure};
 use super::request::admit;
 use super::response::{ko, ok};
 use super::totp::matching_step;
@@ -263,6 +263,8 @@ pub(super) async fn confirm(
         return storage_failure(&error, username, "delete the pending TOTP secret");
     }
     tracing::info!(username, "TOTP device registered");
+    let details = json!({ "algorithm": new_device.algorithm, "digits": new_device.digits, "period": new_device.period });
+    audit(&state, &portal, username, "totp.registered", details).await;
     ok(None)
 }
 
@@ -305,6 +307,7 @@ pub(super) async fn remove(
     match state.db.delete_totp_configuration(username).await {
         Ok(true) => {
             tracing::info!(username, "TOTP device removed");
+            audit(&state, &portal, username, "totp.removed", json!({})).await;
             ok(None)
         }
         Ok(false) => ko(StatusCode::NOT_FOUND, "No TOTP device is registered."),

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::session::{record_handle, SessionStore};
 
-use super::account::{logged_in, storage_failure};
+use super::account::{audit, logged_in, storage_failure};
 use super::request::admit;
 use super::response::{internal_error, ko, ok, with_cookie};
 use super::PortalState;
@@ -76,7 +76,18 @@ pub(super) async fn end(
     };
     let username = session.username();
     let current = session.handle() == Some(handle.as_str());
-    match state.sessions.end_by_handle(username, &handle).await {
+    let ended = state.sessions.end_by_handle(username, &handle).await;
+    if matches!(ended, Ok(true)) {
+        audit(
+            &state,
+            &portal,
+            username,
+            "session.ended",
+            json!({ "id": handle }),
+        )
+        .await;
+    }
+    match ended {
         Ok(true) if current => with_cookie(
             ok(None),
             Some(SessionStore::clear_cookie(&portal.entry.config)),

@@ -24,7 +24,7 @@ use webauthn_rs_core::proto::{
 use crate::config::Preference;
 use crate::storage::{NewWebauthnCredential, StorageError};
 
-use super::account::{elevated, json_body, logged_in, storage_failure};
+use super::account::{audit, elevated, json_body, logged_in, storage_failure};
 use super::request::admit;
 use super::response::{internal_error, ko, ok};
 use super::webauthn::{
@@ -392,6 +392,8 @@ pub(super) async fn finish(
                 credential = stored.id,
                 "WebAuthn credential registered"
             );
+            let details = json!({ "id": stored.id, "description": stored.description, "aaguid": stored.aaguid });
+            audit(&state, &portal, username, "webauthn.registered", details).await;
             ok(Some(json!({ "id": stored.id })))
         }
         Err(StorageError::DuplicateCredential(_)) => ko(
@@ -485,7 +487,11 @@ pub(super) async fn rename(
         .rename_webauthn_credential(username, id, &description)
         .await
     {
-        Ok(true) => ok(None),
+        Ok(true) => {
+            let details = json!({ "id": id, "description": description });
+            audit(&state, &portal, username, "webauthn.renamed", details).await;
+            ok(None)
+        }
         Ok(false) => not_found(),
         Err(error) => storage_failure(&error, username, "rename a WebAuthn credential"),
     }
@@ -513,6 +519,14 @@ pub(super) async fn remove(
     match state.db.delete_webauthn_credential(username, id).await {
         Ok(true) => {
             tracing::info!(username, credential = id, "WebAuthn credential deleted");
+            audit(
+                &state,
+                &portal,
+                username,
+                "webauthn.deleted",
+                json!({ "id": id }),
+            )
+            .await;
             ok(None)
         }
         Ok(false) => not_found(),
