@@ -316,6 +316,8 @@ pub(super) async fn finish(
             return registration_failed(username, "the response did not verify");
         }
     };
+    // NOTE: no attestation CA list is configured, so the AAGUID is what the authenticator claims;
+    // the `filtering` AAGUID lists keep honest authenticators out but cannot stop a forged one.
     let aaguid = aaguid_of(&body.response.response.attestation_object);
     let filtering = &state.config.webauthn.filtering;
     if filtering.prohibit_backup_eligibility && credential.backup_eligible {
