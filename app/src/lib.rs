@@ -11,9 +11,13 @@ use leptos_router::{
     path,
 };
 
+#[cfg(any(feature = "hydrate", test))]
+mod base64url;
 pub mod data;
 pub mod form;
 pub mod pages;
+#[cfg(feature = "hydrate")]
+pub mod webauthn;
 
 /// Renders the HTML document around the app: head, hydration scripts and body.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

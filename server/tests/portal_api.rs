@@ -865,12 +865,14 @@ async fn user_info_needs_login(backend: Backend) {
             "method": "totp",
             "has_totp": true,
             "has_webauthn": false,
+            "has_duo": false,
         } })
     );
 
+    // Without any method, the first enabled one is what the portal offers to enrol.
     let bob = app.login("bob", "battery-staple-2").await.session_id();
     let info = app.get("/api/user/info", Some(&bob)).await.json();
-    assert_eq!(info["data"]["method"], json!(""));
+    assert_eq!(info["data"]["method"], json!("totp"));
     assert_eq!(info["data"]["has_totp"], json!(false));
 }
 

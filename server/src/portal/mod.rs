@@ -6,9 +6,11 @@
 //! `{"status":"OK","data":…}` or `{"status":"KO","message":…}` and carry
 //! `Cache-Control: no-store`.
 
+mod account;
 mod elevation;
 mod elevation_code;
 mod first_factor;
+mod methods;
 mod one_time;
 mod password;
 pub(crate) mod request;
@@ -18,6 +20,11 @@ mod second_factor;
 mod session_info;
 pub(crate) mod target;
 mod totp;
+mod totp_register;
+mod user_sessions;
+mod webauthn;
+mod webauthn_credentials;
+mod webauthn_login;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -155,9 +162,54 @@ pub fn routes_with_options(services: &Services, options: &PortalOptions) -> Rout
     let mut router = Router::new()
         .route("/api/state", get(session_info::state))
         .route("/api/firstfactor", post(first_factor::first_factor))
-        .route("/api/secondfactor/totp", post(second_factor::totp))
         .route("/api/user/info", get(session_info::user_info))
         .route("/api/logout", post(session_info::logout))
+        .route("/api/configuration", get(methods::configuration))
+        .route(
+            "/api/user/info/2fa_method",
+            post(methods::set_preferred_method),
+        )
+        .route(
+            "/api/secondfactor/totp",
+            get(methods::totp_device)
+                .post(second_factor::totp)
+                .delete(totp_register::remove),
+        )
+        .route(
+            "/api/secondfactor/totp/register",
+            get(totp_register::options)
+                .put(totp_register::start)
+                .post(totp_register::confirm)
+                .delete(totp_register::cancel),
+        )
+        .route(
+            "/api/secondfactor/webauthn",
+            get(webauthn_login::second_factor_options).post(webauthn_login::second_factor),
+        )
+        .route(
+            "/api/secondfactor/webauthn/credentials",
+            get(webauthn_credentials::list),
+        )
+        .route(
+            "/api/secondfactor/webauthn/credential/register",
+            axum::routing::put(webauthn_credentials::start)
+                .post(webauthn_credentials::finish)
+                .delete(webauthn_credentials::cancel),
+        )
+        .route(
+            "/api/secondfactor/webauthn/credential/{id}",
+            axum::routing::put(webauthn_credentials::rename).delete(webauthn_credentials::remove),
+        )
+        .route(
+            "/api/firstfactor/passkey",
+            get(webauthn_login::passkey_options).post(webauthn_login::passkey_login),
+        )
+        .route(
+            "/api/secondfactor/password",
+            post(webauthn_login::password_step),
+        )
+        .route("/api/user/sessions", get(user_sessions::list))
+        .route("/api/user/sessions/{id}", delete(user_sessions::end))
         .route(
             "/api/user/session/elevation",
             get(elevation::elevation_state)

@@ -13,9 +13,11 @@ use serde_json::json;
 
 use crate::session::{Level, SessionStore};
 
+use super::account::user_methods;
 use super::request::admit;
 use super::response::{forbidden, internal_error, ko, ok, with_cookie};
 use super::target::safe_target;
+use super::webauthn_login::FIRST_FACTOR_KEY;
 use super::PortalState;
 
 /// `GET /api/state`: the user and level of the browser's session, anonymous when it has none.
@@ -36,12 +38,18 @@ pub(super) async fn state(
         Some(session) => (session.username(), session.level()),
         None => ("", Level::Anonymous),
     };
+    // A passkey login proves possession only, until the password step raises it to level two.
+    let passkey_only = resolution.session.as_ref().is_some_and(|session| {
+        level == Level::OneFactor
+            && session
+                .data_value(FIRST_FACTOR_KEY)
+                .and_then(|value| value.as_str())
+                == Some("passkey")
+    });
     let mut data = json!({
         "username": username,
         "authentication_level": level.number(),
-        // NOTE: every session of level one or more began with a password today. Passkey logins
-        // (possession only) will need the first factor's kind stored in the session.
-        "factor_knowledge": level >= Level::OneFactor,
+        "factor_knowledge": level >= Level::OneFactor && !passkey_only,
     });
     if let Some(url) = &portal.entry.config.default_redirection_url {
         data["default_redirection_url"] = json!(url.as_str());
@@ -67,37 +75,21 @@ pub(super) async fn user_info(
         return with_cookie(forbidden(), resolution.clear_cookie);
     };
     let username = session.username();
-
-    let lookups = tokio::try_join!(
-        state.db.get_totp_configuration(username),
-        state.db.list_webauthn_credentials(username),
-        state.db.get_user(username),
-    );
-    let (totp, webauthn, stored_user) = match lookups {
-        Ok(found) => found,
+    let methods = match user_methods(&state, username).await {
+        Ok(methods) => methods,
         Err(error) => {
             tracing::error!(%error, username, "reading the user's second-factor methods failed");
             return internal_error();
         }
     };
-    let has_totp = totp.is_some();
-    let has_webauthn = !webauthn.is_empty();
-    // Users of the file backend have no stored preference, so the first registered method is
-    // chosen for them.
-    let preferred = stored_user.and_then(|user| user.preferred_2fa_method);
-    let method = match preferred.as_deref() {
-        Some("totp") if has_totp => "totp",
-        Some("webauthn") if has_webauthn => "webauthn",
-        _ if has_totp => "totp",
-        _ if has_webauthn => "webauthn",
-        _ => "",
-    };
     ok(Some(json!({
         "display_name": session.display_name(),
         "emails": session.emails(),
-        "method": method,
-        "has_totp": has_totp,
-        "has_webauthn": has_webauthn,
+        "method": methods.method,
+        "has_totp": methods.has_totp,
+        "has_webauthn": methods.has_webauthn,
+        // Duo push is not implemented.
+        "has_duo": false,
     })))
 }
 

@@ -232,6 +232,20 @@ impl ActiveSession {
         self.elevated_ip.as_deref()
     }
 
+    /// Returns the session's public handle, which names it in the user's list of sessions. It is
+    /// random and unrelated to the session id, so showing it reveals nothing about the cookie.
+    /// Sessions stored before handles existed have none.
+    pub fn handle(&self) -> Option<&str> {
+        self.data
+            .get(super::store::HANDLE_KEY)
+            .and_then(|value| value.as_str())
+    }
+
+    /// Returns the value stored under `key` in the session's data object.
+    pub fn data_value(&self, key: &str) -> Option<&serde_json::Value> {
+        self.data.get(key)
+    }
+
     /// Checks whether the session is elevated at `now` for a request from `client_ip`.
     pub fn is_elevated(&self, now: i64, client_ip: &str) -> bool {
         let unexpired = self.elevated_until.is_some_and(|until| now < until);

@@ -31,4 +31,6 @@ mod store;
 mod suspicion;
 
 pub use active::{ActiveSession, Level};
-pub use store::{Resolution, SessionError, SessionStore, CACHE_LIFETIME, TOUCH_INTERVAL_MILLIS};
+pub use store::{
+    record_handle, Resolution, SessionError, SessionStore, CACHE_LIFETIME, TOUCH_INTERVAL_MILLIS,
+};

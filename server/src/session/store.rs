@@ -442,7 +442,7 @@ impl SessionStore {
             profile_refreshed_at: now,
             elevated_until: None,
             elevated_ip: None,
-            data: merge_profile(&serde_json::json!({}), &cached),
+            data: merge_profile(&serde_json::json!({ HANDLE_KEY: new_handle() }), &cached),
             profile: cached,
         };
         let record = session.to_record(&session.id_hash);
@@ -539,6 +539,46 @@ impl SessionStore {
         Ok(())
     }
 
+    /// Stores `value` under `key` in the session's data object, keeping every other key; the
+    /// value moves with the data when the id is rotated.
+    pub async fn set_data_value(
+        &self,
+        session: &mut ActiveSession,
+        key: &str,
+        value: serde_json::Value,
+    ) -> Result<(), SessionError> {
+        let mut data = session.data.clone();
+        if let Some(map) = data.as_object_mut() {
+            map.insert(key.to_owned(), value);
+        }
+        let exists = self
+            .forget_and_db(&session.id_hash)
+            .set_session_profile(&session.id_hash, &data, session.profile_refreshed_at)
+            .await?;
+        if !exists {
+            return Err(SessionError::Ended);
+        }
+        session.data = data;
+        Ok(())
+    }
+
+    /// Deletes the user's session whose public handle is `handle` (see
+    /// [`ActiveSession::handle`]), dropping it from the cache at once; returns whether the user
+    /// had such a session.
+    pub async fn end_by_handle(&self, username: &str, handle: &str) -> Result<bool, SessionError> {
+        let records = self.db.list_sessions_of_user(username).await?;
+        let Some(record) = records.iter().find(|record| {
+            record.data.get(HANDLE_KEY).and_then(|value| value.as_str()) == Some(handle)
+        }) else {
+            return Ok(false);
+        };
+        let deleted = self.delete_row(&record.id_hash).await?;
+        if deleted {
+            tracing::info!(username, "session ended by its user");
+        }
+        Ok(deleted)
+    }
+
     /// Returns the `Set-Cookie` value that clears the session cookie of `domain`.
     pub fn clear_cookie(domain: &CookieDomain) -> HeaderValue {
         clearing_cookie(domain)
@@ -563,6 +603,24 @@ impl SessionStore {
         };
         session_cookie(domain, id.as_str(), max_age_secs)
     }
+}
+
+/// The key of the session's public handle in its `data` object.
+pub(crate) const HANDLE_KEY: &str = "handle";
+
+/// Returns the public handle of a stored session, as [`ActiveSession::handle`] does.
+pub fn record_handle(record: &SessionRecord) -> Option<&str> {
+    record.data.get(HANDLE_KEY).and_then(|value| value.as_str())
+}
+
+/// Generates a session's public handle: 128 random bits as URL-safe base64. It is drawn apart
+/// from the session id, so it reveals nothing about the cookie.
+fn new_handle() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Checks every `Session-Username` header against `username`, ignoring case. A value that is

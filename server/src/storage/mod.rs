@@ -16,6 +16,7 @@
 //! request, and no caller can forget the check.
 
 mod audit;
+mod ceremonies;
 mod connect;
 pub mod crypto;
 mod error;
@@ -30,6 +31,7 @@ mod webauthn;
 use sqlx::{PgPool, SqlitePool};
 
 pub use audit::{AuditEvent, NewAuditEvent};
+pub use ceremonies::PendingCeremony;
 pub use crypto::{Cipher, DecryptError};
 pub use error::StorageError;
 pub use options::DatabaseOptions;

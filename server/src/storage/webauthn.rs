@@ -196,7 +196,10 @@ impl Database {
     }
 
     /// Records a successful assertion: the new signature counter, backup state and serialized
-    /// credential, and the time of use. Returns whether the credential exists.
+    /// credential, and the time of use. The update applies only while the stored counter is not
+    /// above `sign_count`, so of two concurrent assertions (on any instances) the one with the
+    /// lower counter cannot overwrite the higher. Returns whether the row was updated: `false`
+    /// when the credential is gone or a higher counter was stored meanwhile.
     pub async fn record_webauthn_use(
         &self,
         credential_id: &str,
@@ -208,7 +211,8 @@ impl Database {
         let updated = execute!(self, {
             sqlx::query(
                 "UPDATE webauthn_credentials SET sign_count = $2, backup_state = $3, \
-                 credential = $4, last_used_at = $5 WHERE credential_id = $1",
+                 credential = $4, last_used_at = $5 WHERE credential_id = $1 \
+                 AND sign_count <= $2",
             )
             .bind(credential_id)
             .bind(sign_count)
