@@ -1,6 +1,6 @@
-// The flows as a person meets them, through the portal's pages and the labels every page uses:
-// fields "Username", "Password", "Remember me", "One-time code"; buttons "Sign in", "Verify",
-// "Log out". sessions.spec.ts covers the same sessions through the JSON API.
+// The flows as a person meets them, through the portal's pages. Every page uses the same labels:
+// the fields "Username", "Password", "Remember me" and "One-time code", and the buttons "Sign in",
+// "Verify" and "Log out". sessions.spec.ts covers the same sessions through the JSON API.
 //
 // TODO: the portal's pages (/2fa, /settings, /settings/two-factor, /reset-password, /logout and
 // a working sign-in form) are not on main yet, so these flows are marked fixme until they land.
@@ -94,7 +94,7 @@ for (const proxy of PROXIES) {
       await page.goto(target);
       await expectApplication(page, target);
 
-      // A later visit in a new browser asks for the password and then only for a code.
+      // A later visit in a new browser requires the password and then only a code.
       await profile.close();
       page = await profile.open();
       await page.goto(target);

@@ -1,6 +1,7 @@
-// Sessions made with the portal's JSON API inside the browser, then used through each proxy:
-// the login round trip and the Remote-* headers, the second factor and a replayed code, the
-// subject rule's 403, logout across every application, and "remember me" across a restart.
+// Sessions made with the portal's JSON API inside the browser, then used through each proxy. The
+// specs cover the login round trip with the Remote-* headers, the second factor and a replayed
+// code, the subject rule's 403, logout across every application, and "remember me" across a
+// browser restart.
 import { Page } from '@playwright/test';
 
 import { expect, test } from './support/fixtures';
@@ -8,7 +9,7 @@ import { echoedHeader, firstFactor, callPortalApi, rdOf, secondFactorTotp } from
 import { PROXIES, Proxy, USERS, appUrl, userNamed } from './support/topology';
 import { currentStep, totpCode } from './support/totp';
 
-/** Visits `url` and expects the echo application (not the portal) to answer. */
+/** Visits `url` and expects a response from the echo application, not the portal. */
 async function expectApplication(page: Page, url: string): Promise<void> {
   const response = await page.goto(url);
   expect(response?.status(), `status of ${url}`).toBe(200);

@@ -1,5 +1,5 @@
-// The application behind both proxies. It answers every request with a description of the request
-// it received, so tests can see exactly which headers the proxy forwarded: an HTML page for
+// The application behind both proxies. It responds to every request with a description of the
+// request it received, so tests can see exactly which headers the proxy forwarded: an HTML page for
 // browsers (the JSON is in `<pre id="echo">`), plain JSON for other clients.
 // Usage: node echo-app.mjs HOST PORT
 import http from 'node:http';

@@ -1,6 +1,6 @@
-// The specs' fixtures: the environment the global set-up started, a Chromium profile of the
-// spec's own (closed and reopened to model a browser restart), numbered screenshots of each page,
-// and on failure the page's screenshot and Gatehouse's log in the artifacts directory.
+// The specs' fixtures. Each spec gets the environment the global set-up started, a Chromium
+// profile of its own (closed and reopened to model a browser restart) and numbered screenshots of
+// its pages. When a spec fails, its page's screenshot and Gatehouse's log go to the artifacts.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -51,7 +51,7 @@ export class BrowserProfile {
     return this.context.pages()[0] ?? (await this.context.newPage());
   }
 
-  /** The open browser's current page. */
+  /** Returns the open browser's current page. */
   page(): Page {
     const page = this.context?.pages().at(-1);
     if (!page) throw new Error('the browser is not open');

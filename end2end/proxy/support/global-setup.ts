@@ -194,8 +194,8 @@ function makeCertificates(directory: string): string {
 
 /**
  * Creates the NSS database Chromium reads on Linux ($HOME/.pki/nssdb) and trusts the CA there for
- * TLS servers. Chromium then treats the proxies as secure origins, which WebAuthn requires; a
- * browser told to ignore certificate errors would turn WebAuthn off instead.
+ * TLS servers. Chromium then treats the proxies as secure origins, which WebAuthn requires. A
+ * browser that ignores certificate errors would turn WebAuthn off instead.
  */
 function trustInNss(home: string, caCertificate: string): void {
   const database = path.join(home, '.pki/nssdb');

@@ -57,7 +57,7 @@ export async function sessionCookie(environment: Environment, proxy: Proxy, user
   return cookies.map((cookie) => cookie.split(';')[0]).join('; ');
 }
 
-/** The headers the echo application received, as [lower-case name, value] pairs. */
+/** Returns the headers the echo application received, as [lower-case name, value] pairs. */
 export function echoedHeaders(body: string): [string, string][] {
   return (JSON.parse(body) as { headers: [string, string][] }).headers;
 }

@@ -77,7 +77,7 @@ export function userNamed(username: string): User {
   return found;
 }
 
-/** What the global set-up writes to `environment.json` for the workers. */
+/** The description of a running environment that the global set-up writes to `environment.json`. */
 export interface Environment {
   runDirectory: string;
   /** HOME for Chromium: its NSS database in `.pki/nssdb` trusts the suite's CA. */

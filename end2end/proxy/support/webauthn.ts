@@ -1,4 +1,4 @@
-// Chromium's virtual authenticator, through the DevTools protocol's WebAuthn domain: it answers
+// Chromium's virtual authenticator, through the DevTools protocol's WebAuthn domain: it responds to
 // navigator.credentials calls as a security key or a passkey would, with no person present.
 import { BrowserContext, CDPSession, Page } from '@playwright/test';
 
