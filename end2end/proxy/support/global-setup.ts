@@ -48,8 +48,9 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     for (const file of fs.readdirSync(logs)) fs.copyFileSync(path.join(logs, file), path.join(artifacts, file));
     if (!process.env.GATEHOUSE_E2E_KEEP) fs.rmSync(runDirectory, { recursive: true, force: true });
   };
-  // A set-up that fails half way still stops what it started.
-  process.once('exit', () => services.forEach((service) => service.child.kill('SIGKILL')));
+  // A runner that exits without the teardown still stops what the set-up started. SIGTERM, because
+  // nginx's workers outlive a master killed with SIGKILL and keep port 443.
+  process.once('exit', () => services.forEach((service) => service.child.kill('SIGTERM')));
 
   try {
     for (const port of [GATEHOUSE_PORT, APPLICATION_PORT, SMTP_PORT]) await expectFree('127.0.0.1', port);
@@ -356,8 +357,8 @@ function tail(file: string): string {
 async function stopServices(services: Service[]): Promise<void> {
   for (const service of [...services].reverse()) {
     const { child } = service;
-    if (child.exitCode !== null || child.signalCode !== null) continue;
     const exited = new Promise((resolve) => child.once('exit', resolve));
+    if (child.exitCode !== null || child.signalCode !== null) continue;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await exited;
