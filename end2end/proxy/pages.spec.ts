@@ -7,7 +7,7 @@
 import { Page } from '@playwright/test';
 
 import { BrowserProfile, expect, test } from './support/fixtures';
-import { linkIn, waitForMessage } from './support/mail';
+import { countMessages, linkIn, waitForMessage } from './support/mail';
 import { echoedHeader, rdOf } from './support/portal';
 import { Environment, PROXIES, Proxy, User, USERS, appUrl, userNamed } from './support/topology';
 import { totpCode } from './support/totp';
@@ -29,13 +29,18 @@ async function enterCode(page: Page, code: string): Promise<void> {
   await page.getByRole('button', { name: 'Verify' }).click();
 }
 
-/** Elevates the session with the one-time code Gatehouse e-mails, as the settings pages ask. */
+/**
+ * Elevates the session, as the settings pages require before a change of second factors: asks
+ * for a code, reads it from the e-mail in the SMTP sink and confirms it.
+ */
 async function elevate(page: Page, environment: Environment, user: User): Promise<void> {
-  const sent = Date.now();
-  const message = await waitForMessage(environment, user.email, (candidate) => /code/i.test(candidate.subject) && Date.now() >= sent);
+  const before = await countMessages(environment, user.email);
+  await page.getByRole('button', { name: 'Send a code' }).click();
+  const message = await waitForMessage(environment, user.email, (_, index) => index >= before);
   const code = message.text.match(/\b[ABCDEFGHJKLMNPQRTUVWYXZ2346789]{8}\b/)?.[0];
   if (!code) throw new Error('no one-time code in the elevation e-mail');
-  await enterCode(page, code);
+  await page.getByLabel('Confirmation code').fill(code);
+  await page.getByRole('button', { name: 'Confirm' }).click();
 }
 
 async function expectApplication(page: Page, url: string): Promise<void> {
@@ -50,14 +55,11 @@ async function expectPortal(page: Page, proxy: Proxy): Promise<void> {
 /** Signs in with the form and enrols TOTP on /settings/two-factor; returns the secret read from the page. */
 async function enrolTotp(page: Page, environment: Environment, proxy: Proxy, user: User): Promise<string> {
   await page.goto(new URL('/settings/two-factor', proxy.portal).href);
-  await page.getByRole('button', { name: /one-time password|authenticator|TOTP/i }).click();
   await elevate(page, environment, user);
-  // The secret is shown beside the QR code, and inside the otpauth:// URI the QR code holds.
-  const text = await page.locator('body').innerText();
-  const secret = text.match(/otpauth:\/\/\S+/)?.[0]
-    ? new URL(text.match(/otpauth:\/\/\S+/)![0]).searchParams.get('secret')
-    : text.replace(/\s+/g, '').match(/[A-Z2-7]{32,}/)?.[0];
-  if (!secret) throw new Error('no TOTP secret on the enrolment page');
+  await page.getByRole('button', { name: 'Add an authenticator app' }).click();
+  // The secret is printed beside the QR code, as a person would type it into an app.
+  const secret = (await page.locator('code.secret').innerText()).replace(/\s+/g, '');
+  expect(secret).toMatch(/^[A-Z2-7]{32,}=*$/);
   await enterCode(page, totpCode(secret));
   return secret;
 }
@@ -114,7 +116,7 @@ for (const proxy of PROXIES) {
         await signIn(replayPage, user);
         await enterCode(replayPage, code);
         await expectPortal(replayPage, proxy);
-        await expect(replayPage.getByRole('alert')).toBeVisible();
+        await expect(replayPage.getByRole('alert')).toHaveText(/\S/);
         await screenshots.take(replayPage, 'replayed code');
       } finally {
         await other.close();
@@ -215,17 +217,17 @@ for (const proxy of PROXIES) {
       const newPassword = `${user.password}-renewed`;
       const page = await profile.open();
       await page.goto(new URL('/reset-password', proxy.portal).href);
-      await page.getByLabel('Username').fill(user.username);
-      await page.getByRole('button', { name: /reset/i }).click();
+      await page.getByLabel('Username or e-mail address').fill(user.username);
+      await page.getByRole('button', { name: 'Send reset link' }).click();
       await screenshots.take(page, 'reset requested');
 
       const message = await waitForMessage(environment, user.email, (candidate) => candidate.text.includes('/reset-password/step2'));
       const link = linkIn(message, '/reset-password/step2');
       expect(new URL(link).origin).toBe(new URL(proxy.portal).origin);
       await page.goto(link);
-      await page.getByLabel(/^New password$/i).fill(newPassword);
-      await page.getByLabel(/confirm|repeat/i).fill(newPassword);
-      await page.getByRole('button', { name: /reset|save|set/i }).click();
+      await page.getByLabel('New password', { exact: true }).fill(newPassword);
+      await page.getByLabel('Repeat the new password').fill(newPassword);
+      await page.getByRole('button', { name: 'Set password' }).click();
       await screenshots.take(page, 'password changed');
 
       const target = appUrl(proxy, 'app', '/');
@@ -234,7 +236,7 @@ for (const proxy of PROXIES) {
       await expectApplication(page, target);
       // The link is single use.
       await page.goto(link);
-      await expect(page.getByRole('alert')).toBeVisible();
+      await expect(page.getByRole('alert')).toHaveText(/\S/);
     });
 
     test('malicious rd with the sign-in form', async ({ profile }) => {

@@ -26,13 +26,27 @@ function readMessages(environment: Environment): Message[] {
     });
 }
 
-/** Waits up to ten seconds for a message to `address` that `accept` takes, newest first. */
-export async function waitForMessage(environment: Environment, address: string, accept: (message: Message) => boolean = () => true): Promise<Message> {
+/** Returns how many messages to `address` the sink holds. */
+export function countMessages(environment: Environment, address: string): number {
+  return readMessages(environment).filter((message) => message.to.includes(address)).length;
+}
+
+/**
+ * Waits up to ten seconds for a message to `address` that `accept` takes, newest first; `index`
+ * counts the messages to that address in order of arrival.
+ */
+export async function waitForMessage(
+  environment: Environment,
+  address: string,
+  accept: (message: Message, index: number) => boolean = () => true,
+): Promise<Message> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const found = readMessages(environment)
+      .filter((message) => message.to.includes(address))
+      .map((message, index) => ({ message, index }))
       .reverse()
-      .find((message) => message.to.includes(address) && accept(message));
+      .find(({ message, index }) => accept(message, index))?.message;
     if (found) return found;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
