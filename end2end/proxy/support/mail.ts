@@ -10,19 +10,49 @@ export interface Message {
   text: string;
 }
 
+/** Splits a MIME entity into its header block and body. */
+function splitEntity(raw: string): { head: string; body: string } {
+  const match = raw.match(/\r?\n\r?\n/);
+  if (!match || match.index === undefined) return { head: raw, body: '' };
+  return { head: raw.slice(0, match.index), body: raw.slice(match.index + match[0].length) };
+}
+
+/** Returns the value of header `name`, with folded lines joined. */
+function headerValue(head: string, name: string): string {
+  const unfolded = head.replace(/\r?\n[ \t]+/g, ' ');
+  return unfolded.match(new RegExp(`^${name}:[ \t]*(.*)$`, 'im'))?.[1].trim() ?? '';
+}
+
+/** Decodes a body by its Content-Transfer-Encoding (base64, quoted-printable or none). */
+function decodeBody(head: string, body: string): string {
+  const encoding = headerValue(head, 'Content-Transfer-Encoding').toLowerCase();
+  if (encoding === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (encoding === 'quoted-printable') {
+    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_, hex) => `%${hex}`);
+    return decodeURIComponent(bytes.replace(/%(?![0-9A-F]{2})/gi, '%25'));
+  }
+  return body;
+}
+
+/** Returns the text of a message: its text/plain part when it has several. */
+function plainText(head: string, body: string): string {
+  const boundary = headerValue(head, 'Content-Type').match(/boundary="?([^";]+)"?/i)?.[1];
+  if (!boundary) return decodeBody(head, body);
+  const parts = body.split(`--${boundary}`).slice(1, -1).map((part) => splitEntity(part.replace(/^\r?\n/, '')));
+  const plain = parts.find((part) => /text\/plain/i.test(headerValue(part.head, 'Content-Type'))) ?? parts[0];
+  return plain ? plainText(plain.head, plain.body) : '';
+}
+
 function readMessages(environment: Environment): Message[] {
   const directory = path.join(environment.mailDirectory, 'new');
   if (!fs.existsSync(directory)) return [];
+  // Maildir file names start with the delivery time, so sorting them keeps the order of arrival.
   return fs
     .readdirSync(directory)
     .sort()
     .map((file) => {
-      const raw = fs.readFileSync(path.join(directory, file), 'utf8');
-      const [head, ...rest] = raw.split(/\r?\n\r?\n/);
-      const header = (name: string) => head.match(new RegExp(`^${name}:\\s*(.*)$`, 'im'))?.[1] ?? '';
-      // Quoted-printable soft line breaks would cut links in two.
-      const text = rest.join('\n\n').replace(/=\r?\n/g, '').replace(/=3D/g, '=');
-      return { to: header('To'), subject: header('Subject'), text };
+      const { head, body } = splitEntity(fs.readFileSync(path.join(directory, file), 'utf8'));
+      return { to: headerValue(head, 'To'), subject: headerValue(head, 'Subject'), text: plainText(head, body) };
     });
 }
 
