@@ -33,6 +33,25 @@ for (const proxy of PROXIES) {
       expect(echoedValues(reply.body, 'Remote-Email')).toEqual([alice.email]);
     });
 
+    test('Basic credentials reach the app', async ({ environment }) => {
+      const alice = USERS.alice;
+      const credentials = Buffer.from(`${alice.username}:${alice.password}`).toString('base64');
+      const reply = await request(environment, proxy, appUrl(proxy, 'app', '/'), { headers: { Authorization: `Basic ${credentials}` } });
+      expect(reply.status).toBe(200);
+      expect(echoedValues(reply.body, 'Remote-User')).toEqual([alice.username]);
+    });
+
+    test('wrong Basic credentials get a challenge', async ({ environment }) => {
+      // An unknown user, so that the failure counts toward no real account's ban.
+      const credentials = Buffer.from(`ghost_${proxy.name}:wrong`).toString('base64');
+      const reply = await request(environment, proxy, appUrl(proxy, 'app', '/'), {
+        headers: { Accept: 'text/html', Authorization: `Basic ${credentials}` },
+      });
+      expect(reply.status).toBe(401);
+      expect(reply.headers['www-authenticate']).toBe('Basic realm="Authorization Required"');
+      expect(reply.headers.location).toBeUndefined();
+    });
+
     test('request body reaches the application', async ({ environment }) => {
       // The check must leave the body to the application: nginx sends none to Gatehouse.
       const body = JSON.stringify({ note: 'x'.repeat(2000) });
