@@ -44,8 +44,8 @@ async function enterCode(page: Page, code: string): Promise<void> {
 }
 
 /**
- * Elevates the session, as the settings pages require before a change of second factors: asks
- * for a code, reads it from the e-mail in the SMTP sink and confirms it.
+ * Elevates the session, as the settings pages require before a change of second factors. It
+ * requests a code, reads it from the e-mail in the SMTP sink and confirms it.
  */
 async function elevate(page: Page, environment: Environment, user: User): Promise<void> {
   const before = await countMessages(environment, user.email);
