@@ -11,7 +11,7 @@ export PATH := $(GATEHOUSE_CACHE)/tools/bin:$(HOME)/.cargo/bin:$(PATH)
 export CARGO_BUILD_JOBS ?= 2
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: setup setup-test build run test test-rust test-site bench fmt lint clean-site
+.PHONY: setup setup-test build run test test-proxy test-rust test-site bench fmt lint clean-site
 
 setup:
 	scripts/setup.sh build
@@ -32,6 +32,14 @@ run: build
 # build and hydration check.
 test: setup-test
 	scripts/run-tests.sh
+
+# The proxy suite alone, on SQLite: Chromium, nginx and Caddy in front of Gatehouse (needs root for
+# port 443 on 127.0.0.2 and 127.0.0.3). Add GATEHOUSE_E2E_DATABASE=postgres and
+# GATEHOUSE_TEST_POSTGRES_URL to run it on PostgreSQL.
+test-proxy: setup-test
+	cargo leptos build
+	scripts/link-build.sh debug
+	cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test --config proxy.config.ts
 
 # The forward-auth hot path against a bare axum handler, on loopback; docs/benchmarks.md explains
 # the output. Needs only the release server binary, not the site. Options go in BENCH_ARGS, for

@@ -102,6 +102,10 @@ if [ "$purpose" = test ]; then
   # The browser tests: Debian's Chromium (Playwright cannot download its own here) and Node.js.
   [ -x /usr/bin/chromium ] || apt_install chromium
   command -v npm >/dev/null || apt_install nodejs npm
+  # The proxy suite: nginx and Caddy in front of Gatehouse, an SMTP sink (aiosmtpd), openssl for
+  # its certificates and certutil for Chromium's certificate database. Debian's Caddy is 2.6, whose
+  # behaviour the suite's Caddyfile is written for.
+  apt_install nginx caddy python3-aiosmtpd libnss3-tools openssl
   if [ ! -d "$root/end2end/node_modules/@playwright/test" ]; then
     step "installing the browser tests' npm packages"
     (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) \
