@@ -106,10 +106,15 @@ if [ "$purpose" = test ]; then
   # its certificates and certutil for Chromium's certificate database. Debian's Caddy is 2.6, whose
   # behaviour the suite's Caddyfile is written for.
   apt_install nginx caddy python3-aiosmtpd libnss3-tools openssl
-  if [ ! -d "$root/end2end/node_modules/@playwright/test" ]; then
+  # npm ci runs again whenever package-lock.json changed since the last install, so a checkout
+  # that gains a test dependency gets it; the stamp holds the lockfile's checksum.
+  lock_sum=$(sha256sum "$root/end2end/package-lock.json" | cut -d' ' -f1)
+  stamp="$root/end2end/node_modules/.gatehouse-lock-sha256"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
     step "installing the browser tests' npm packages"
     (cd "$root/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) \
       || fail "npm ci in end2end failed"
+    echo "$lock_sum" > "$stamp"
   fi
 fi
 
