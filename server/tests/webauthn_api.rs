@@ -468,6 +468,15 @@ async fn passkey_login_and_password_step(backend: Backend) {
     assert_eq!(state["data"]["authentication_level"], 1);
     assert_eq!(state["data"]["username"], "alice");
     assert_eq!(state["data"]["factor_knowledge"], false);
+    let elevation = app
+        .call("GET", "/api/user/session/elevation", Some(&session), None)
+        .await;
+    assert_eq!(elevation.status, StatusCode::OK, "{}", elevation.body);
+    assert_eq!(
+        elevation.json()["data"]["factor_knowledge"],
+        false,
+        "a passkey proves possession, not knowledge"
+    );
 
     // The challenge was used.
     let replayed = app

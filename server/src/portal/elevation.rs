@@ -92,9 +92,7 @@ pub(super) async fn elevation_state(
         "require_second_factor": settings.require_second_factor && has_second_factor,
         "skip_second_factor": settings.skip_second_factor,
         "can_skip_second_factor": can_skip(&state, &session),
-        // NOTE: every session today began with a password; passkey logins will need the
-        // first factor's kind stored in the session.
-        "factor_knowledge": true,
+        "factor_knowledge": super::session_info::factor_knowledge(&session),
         "elevated": elevated,
         "expires": expires_secs,
     })))

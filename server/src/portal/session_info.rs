@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::session::{Level, SessionStore};
+use crate::session::{ActiveSession, Level, SessionStore};
 
 use super::account::user_methods;
 use super::request::admit;
@@ -38,23 +38,26 @@ pub(super) async fn state(
         Some(session) => (session.username(), session.level()),
         None => ("", Level::Anonymous),
     };
-    // A passkey login proves possession only, until the password step raises it to level two.
-    let passkey_only = resolution.session.as_ref().is_some_and(|session| {
-        level == Level::OneFactor
-            && session
-                .data_value(FIRST_FACTOR_KEY)
-                .and_then(|value| value.as_str())
-                == Some("passkey")
-    });
     let mut data = json!({
         "username": username,
         "authentication_level": level.number(),
-        "factor_knowledge": level >= Level::OneFactor && !passkey_only,
+        "factor_knowledge": resolution.session.as_ref().is_some_and(factor_knowledge),
     });
     if let Some(url) = &portal.entry.config.default_redirection_url {
         data["default_redirection_url"] = json!(url.as_str());
     }
     with_cookie(ok(Some(data)), resolution.clear_cookie)
+}
+
+/// Tells whether the session's user proved a knowledge factor (the password). A passkey login
+/// proves possession only, until the password step raises it to level two.
+pub(super) fn factor_knowledge(session: &ActiveSession) -> bool {
+    let passkey_only = session.level() == Level::OneFactor
+        && session
+            .data_value(FIRST_FACTOR_KEY)
+            .and_then(|value| value.as_str())
+            == Some("passkey");
+    session.level() >= Level::OneFactor && !passkey_only
 }
 
 /// `GET /api/user/info`: the profile and second-factor methods of a logged-in user.
