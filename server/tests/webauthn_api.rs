@@ -114,6 +114,7 @@ on_both_databases!(
     passkey_login_and_password_step,
     passkey_user_verification_two_factors,
     credentials_rename_and_delete,
+    passkey_start_rate_limited,
 );
 
 async fn registration_needs_elevation_and_description(backend: Backend) {
@@ -650,4 +651,31 @@ async fn credentials_rename_and_delete(backend: Backend) {
     ] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
+}
+
+/// Each passkey start stores a row for an anonymous client, so the starts of one client are
+/// limited with the `second_factor_totp` buckets (30 a minute by default).
+async fn passkey_start_rate_limited(backend: Backend) {
+    let app = App::new(backend, &format!("{RULES}{PASSKEYS}")).await;
+    for attempt in 0..30 {
+        let options = app
+            .call("GET", "/api/firstfactor/passkey", None, None)
+            .await;
+        assert_eq!(
+            options.status,
+            StatusCode::OK,
+            "start {attempt}: {}",
+            options.body
+        );
+    }
+    let limited = app
+        .call("GET", "/api/firstfactor/passkey", None, None)
+        .await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
+    assert!(limited.headers.get("retry-after").is_some());
 }

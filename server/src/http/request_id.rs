@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::body::Body;
+use axum::extract::MatchedPath;
 use axum::http::{HeaderName, HeaderValue, Request};
 use axum::response::Response;
 use axum::Router;
@@ -93,13 +94,19 @@ where
         let id = new_request_id();
         request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
         let id_text = id.to_str().expect("the id is hex digits");
-        // Only the path: a query string can hold a single-use token.
+        // The matched route rather than the path, because a path segment can be a token (the
+        // code-revocation id of `/api/user/session/elevation/{id}`), and never the query.
+        // Requests that no route matched (static files, unknown paths) show the path.
         let span = if self.method_and_path {
+            let path = match request.extensions().get::<MatchedPath>() {
+                Some(route) => route.as_str(),
+                None => request.uri().path(),
+            };
             tracing::info_span!(
                 "request",
                 request_id = id_text,
                 method = request.method().as_str(),
-                path = request.uri().path(),
+                path,
             )
         } else {
             tracing::info_span!("request", request_id = id_text)

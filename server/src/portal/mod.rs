@@ -61,6 +61,10 @@ struct PortalState {
     authz: Arc<AuthzState>,
     /// The `second_factor_totp` rate limit, per client IP.
     totp_limiter: RateLimiter<IpAddr>,
+    /// The limit on starting passkey logins, per client IP: the buckets of
+    /// `second_factor_totp`, counted separately. Each start stores a ceremony row for an
+    /// anonymous client, so the limit also bounds the rows one client can keep.
+    passkey_limiter: RateLimiter<IpAddr>,
     /// The canonical hosts of every cookie domain, which redirect targets must be under.
     redirect_domains: Vec<CanonicalHost>,
     notifier: Arc<Notifier>,
@@ -130,6 +134,15 @@ impl PortalState {
             sessions: services.sessions.clone(),
             authz: Arc::clone(&services.authz),
             totp_limiter: RateLimiter::new(
+                &services
+                    .config
+                    .server
+                    .endpoints
+                    .rate_limits
+                    .second_factor_totp,
+                services.clock.clone(),
+            ),
+            passkey_limiter: RateLimiter::new(
                 &services
                     .config
                     .server

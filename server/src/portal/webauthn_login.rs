@@ -39,7 +39,8 @@ use crate::storage::AttemptFactor;
 use super::account::logged_in;
 use super::request::{admit, PortalRequest};
 use super::response::{
-    busy, internal_error, ko, ok, with_cookie, FIRST_FACTOR_FAILED, SECOND_FACTOR_FAILED,
+    busy, internal_error, ko, ok, too_many_requests, with_cookie, FIRST_FACTOR_FAILED,
+    SECOND_FACTOR_FAILED,
 };
 use super::target::{default_redirect_data, redirect_data, required_policy, safe_target};
 use super::webauthn::{
@@ -409,10 +410,13 @@ pub(super) async fn passkey_options(
     if state.config.webauthn.disable || !state.config.webauthn.enable_passkey_login {
         return ko(StatusCode::NOT_FOUND, "Passkey login is not enabled.");
     }
+    let client = portal.subject().address();
+    if let Err(limited) = state.passkey_limiter.acquire(client) {
+        tracing::info!(%client, "passkey login start rejected: rate limit exceeded");
+        return too_many_requests(limited.retry_after);
+    }
     // Anonymous requests add rows here, and nothing else deletes expired ones, so each start
     // deletes them first.
-    // TODO: no rate limit covers this route yet; a client can keep about one minute's worth of
-    // requests as rows.
     if let Err(error) = state
         .db
         .delete_expired_ceremonies(state.clock.now_millis())
