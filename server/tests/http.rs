@@ -250,3 +250,81 @@ fn serve_on_postgres_answers_health() {
     let server = start_server(Backend::Postgres);
     assert_eq!(status_of_raw_request(server.address, 100), 200);
 }
+
+/// The embedded default prints a link that sets the first administrator's password; the reset
+/// routes must accept its token, and the administrator must have an address for e-mailed codes.
+#[test]
+fn embedded_first_admin_link_works() {
+    use std::io::{BufRead, BufReader};
+
+    let data = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("serve")
+        .arg("--data")
+        .arg(data.path())
+        .env_remove("GATEHOUSE_CONFIG")
+        .env(
+            "GATEHOUSE_SERVER_ADDRESS",
+            format!("tcp://127.0.0.1:{port}/"),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start gatehouse serve");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut server = Server {
+        child,
+        address: format!("127.0.0.1:{port}").parse().unwrap(),
+        _instance: Instance::new(Backend::Sqlite, ""),
+    };
+    // The output is read to its end on a thread, because a closed pipe would make the server's
+    // next line of output fail.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some((_, token)) = line.split_once("/reset-password/step2?token=") {
+                let _ = sender.send(token.trim().to_owned());
+            }
+        }
+    });
+    let token = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve prints the first administrator's link");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(server.address).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "gatehouse did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let body = format!(r#"{{"token":"{token}"}}"#);
+    let mut stream = TcpStream::connect(server.address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/reset-password/identity/finish HTTP/1.1\r\nHost: auth.gatehouse.localhost:{port}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""username":"admin""#), "{answer}");
+
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let listed = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["user", "list", "--json", "--data"])
+        .arg(data.path())
+        .env_remove("GATEHOUSE_CONFIG")
+        .output()
+        .expect("run gatehouse user list");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("admin@gatehouse.localhost"), "{listed}");
+}

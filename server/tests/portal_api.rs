@@ -328,6 +328,7 @@ async fn login_cookie_passes_authz(backend: Backend) {
     // A second factor is in use and no target was given, so the portal decides what follows.
     assert_eq!(answer.body, r#"{"status":"OK"}"#);
     assert_eq!(answer.header("cache-control"), Some("no-store"));
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
     let id = answer.session_id();
     assert_eq!(id.len(), 43);
     assert_eq!(
@@ -404,9 +405,11 @@ async fn login_failures_identical(backend: Backend) {
     let wrong_password = json!({ "username": "alice", "password": "wrong-password" }).to_string();
     let unknown_user =
         json!({ "username": "nosuchuser", "password": "wrong-password" }).to_string();
-    let cases: [(&str, &str, u64); 6] = [
+    let too_long = json!({ "username": "alice", "password": "p".repeat(5000) }).to_string();
+    let cases: [(&str, &str, u64); 7] = [
         ("wrong password", &wrong_password, 1),
         ("unknown user", &unknown_user, 1),
+        ("password over 4096 bytes", &too_long, 0),
         ("malformed JSON", "{\"username\": \"alice\", ", 0),
         ("missing password", r#"{"username":"alice"}"#, 0),
         ("empty password", r#"{"username":"alice","password":""}"#, 0),

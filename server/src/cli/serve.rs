@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use leptos::prelude::LeptosOptions;
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 use crate::clock::Clock;
@@ -13,6 +12,7 @@ use crate::config::Config;
 use crate::http;
 use crate::identity::hashing::hash_password;
 use crate::identity::names::normalize_username;
+use crate::portal::one_time;
 use crate::serve::{self as listener, ListenSettings};
 use crate::services::Services;
 use crate::storage::{Database, NewOneTimeToken, UserRecord};
@@ -27,8 +27,6 @@ const FIRST_ADMIN_LINK_LIFETIME_MILLIS: i64 = 60 * 60 * 1000;
 /// The `meta` key that holds the first administrator's password version at creation: while the
 /// user still has that version, no one has set a known password.
 const FIRST_ADMIN_VERSION_KEY: &str = "first_admin_unset_password_version";
-/// The purpose recorded with that link's token; the password-reset page consumes it.
-pub const RESET_PASSWORD_PURPOSE: &str = "reset_password";
 
 /// Runs the server until SIGTERM or Ctrl-C.
 pub async fn run(source: &ConfigSource) -> Result<(), CliError> {
@@ -144,7 +142,11 @@ async fn prepare_first_admin(
             let record = UserRecord {
                 username: username.clone(),
                 display_name: "Administrator".to_owned(),
-                email: None,
+                // The embedded default's notifier writes mail to a file in the data directory,
+                // so this address only has to exist: without one the administrator could never
+                // receive the one-time code that elevation (second factors, password change)
+                // needs.
+                email: Some(format!("{username}@{}", embedded::COOKIE_DOMAIN)),
                 password_hash,
                 disabled: false,
                 groups: vec![config.administration.group.clone()],
@@ -170,8 +172,13 @@ async fn prepare_first_admin(
 
     let token = random_token();
     let record = NewOneTimeToken {
-        token_hash: hash_token(&token),
-        purpose: RESET_PASSWORD_PURPOSE.to_owned(),
+        // Stored exactly as the reset routes store their own links, which consume this one.
+        token_hash: one_time::token_hash(
+            &one_time::token_key(config),
+            one_time::RESET_PASSWORD,
+            &token,
+        ),
+        purpose: one_time::RESET_PASSWORD.to_owned(),
         username: username.clone(),
         created_at: now,
         expires_at: now + FIRST_ADMIN_LINK_LIFETIME_MILLIS,
@@ -213,10 +220,4 @@ fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Returns the stored form of a single-use token: its SHA-256 in hex, so a copy of the database
-/// contains no usable link.
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::identity::hashing::{
     hash_password, verify_password_with_params, Argon2Params, HashError, Verified,
+    MAX_PASSWORD_BYTES,
 };
 use crate::identity::secret::Password;
 
@@ -128,12 +129,22 @@ impl HashingPool {
     /// user is unknown (`None`), so both cases do the same work.
     ///
     /// For an unknown user the result is always a non-match. Errors from verifying against the
-    /// dummy hash, such as [`PoolError::Busy`], are returned unchanged.
+    /// dummy hash, such as [`PoolError::Busy`], are returned unchanged. A password that no
+    /// stored hash can match (empty, or longer than [`MAX_PASSWORD_BYTES`]) is a non-match
+    /// without any hashing, for known and unknown users alike, so that a login with one is
+    /// answered as wrong credentials rather than as an error.
     pub async fn verify_or_dummy(
         &self,
         password: Password,
         encoded: Option<&str>,
     ) -> Result<Verified, PoolError> {
+        let length = password.expose().len();
+        if length == 0 || length > MAX_PASSWORD_BYTES {
+            return Ok(Verified {
+                matches: false,
+                needs_rehash: false,
+            });
+        }
         if let Some(encoded) = encoded {
             return self.verify(password, encoded.to_owned()).await;
         }
@@ -320,6 +331,22 @@ mod tests {
             ),
             "{result:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn unusable_password_is_a_non_match() {
+        let pool = HashingPool::new(1, 1, cheap_params()).unwrap();
+        let hash = pool.hash(Password::from(PASSWORD)).await.unwrap();
+        let long = "a".repeat(MAX_PASSWORD_BYTES + 1);
+        for password in [long.as_str(), ""] {
+            for stored in [Some(hash.as_str()), None] {
+                let verified = pool
+                    .verify_or_dummy(Password::from(password), stored)
+                    .await
+                    .expect("an unusable password is an answer, not an error");
+                assert!(!verified.matches, "length {}", password.len());
+            }
+        }
     }
 
     #[tokio::test]

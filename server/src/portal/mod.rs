@@ -11,7 +11,7 @@ mod elevation;
 mod elevation_code;
 mod first_factor;
 mod methods;
-mod one_time;
+pub(crate) mod one_time;
 mod password;
 pub(crate) mod request;
 mod reset_password;
@@ -30,7 +30,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
@@ -104,17 +104,7 @@ impl PortalState {
     fn new(services: &Services, options: &PortalOptions) -> PortalState {
         let limits = &services.config.server.endpoints.rate_limits;
         let limiter = |limit| RateLimiter::new(limit, services.clock.clone());
-        // The reset secret keys the token hashes; without one (password reset disabled) the
-        // session secret does, which elevation codes need all the same.
-        let token_key = match &services
-            .config
-            .identity_validation
-            .reset_password
-            .jwt_secret
-        {
-            Some(secret) => secret.expose().as_bytes().to_vec(),
-            None => services.config.session.secret.expose().as_bytes().to_vec(),
-        };
+        let token_key = one_time::token_key(&services.config);
         PortalState {
             notifier: Arc::clone(&services.notifier),
             limits: IdentityLimits {
@@ -268,10 +258,11 @@ pub fn routes_with_options(services: &Services, options: &PortalOptions) -> Rout
         .with_state(state)
 }
 
-/// Marks every response as not cacheable, because responses carry session state and cookies.
+/// Marks every response as not cacheable, because responses carry session state and cookies,
+/// and forbids content sniffing of the JSON bodies.
 async fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }

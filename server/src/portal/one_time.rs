@@ -11,8 +11,10 @@ use rand::rngs::OsRng;
 use rand::{Rng, RngCore};
 use sha2::Sha256;
 
+use crate::config::Config;
+
 /// The purpose of a password-reset token.
-pub(super) const RESET_PASSWORD: &str = "reset_password";
+pub(crate) const RESET_PASSWORD: &str = "reset_password";
 /// The purpose of an elevation code.
 pub(super) const ELEVATION_CODE: &str = "elevation";
 /// The purpose of the id that revokes a user's pending elevation codes.
@@ -36,9 +38,18 @@ pub(super) fn generate_code(length: u32) -> String {
         .collect()
 }
 
+/// Returns the key of the token hashes: the reset secret, or without one (password reset
+/// disabled) the session secret, which elevation codes need all the same.
+pub(crate) fn token_key(config: &Config) -> Vec<u8> {
+    match &config.identity_validation.reset_password.jwt_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => config.session.secret.expose().as_bytes().to_vec(),
+    }
+}
+
 /// Returns the stored form of `value` for `purpose`: the lower-case hex HMAC-SHA256 of the
 /// purpose and the value.
-pub(super) fn token_hash(key: &[u8], purpose: &str, value: &str) -> String {
+pub(crate) fn token_hash(key: &[u8], purpose: &str, value: &str) -> String {
     let mut mac =
         <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts a key of any length");
     mac.update(purpose.as_bytes());
