@@ -321,6 +321,7 @@ on_both_databases!(
     reset_bad_link_rejected,
     revoke_reset_link_page,
     revoke_one_time_code_page,
+    no_js_totp_enrolment,
 );
 
 async fn pages_carry_security_headers(backend: Backend) {
@@ -733,7 +734,7 @@ async fn open_reset_link(app: &App, token: &str) -> (Browser, String) {
         .page(&format!("/reset-password/step2?token={token}"), &browser)
         .await;
     assert_eq!(page.status, StatusCode::OK);
-    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("referrer-policy"), Some("strict-origin"));
     assert!(
         page.body
             .contains(&format!(r#"name="token" value="{token}""#)),
@@ -869,7 +870,7 @@ async fn revoke_reset_link_page(backend: Backend) {
     let path = format!("/revoke/reset-password?token={token}");
     let page = app.page(&path, &browser).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("referrer-policy"), Some("strict-origin"));
     assert!(page.body.contains("Cancel the reset link"), "{}", page.body);
     let again = app.page(&path, &browser).await;
     assert_eq!(again.status, StatusCode::OK, "a GET changes nothing");
@@ -952,4 +953,147 @@ async fn revoke_one_time_code_page(backend: Backend) {
         )
         .await;
     assert_eq!(confirm.location(), "/settings/two-factor?error=code");
+}
+
+/// Computes the RFC 6238 code (SHA-1, 6 digits, 30 s) of `secret` at the app's clock.
+fn totp_code(app: &App, secret: &[u8]) -> String {
+    let step = app.clock.now_secs().div_euclid(30);
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).expect("any key length");
+    mac.update(&(step as u64).to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let offset = (digest[19] & 0x0f) as usize;
+    let value = u32::from_be_bytes([
+        digest[offset] & 0x7f,
+        digest[offset + 1],
+        digest[offset + 2],
+        digest[offset + 3],
+    ]);
+    format!("{:06}", value % 1_000_000)
+}
+
+/// Decodes the unpadded RFC 4648 base32 that the enrolment page shows.
+fn base32_decode(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut bytes) = (0u32, 0u32, Vec::new());
+    for byte in text.bytes() {
+        let index = alphabet
+            .iter()
+            .position(|&letter| letter == byte)
+            .expect("a base32 letter") as u32;
+        value = (value << 5) | index;
+        bits += 5;
+        if bits >= 8 {
+            bytes.push((value >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    bytes
+}
+
+async fn no_js_totp_enrolment(backend: Backend) {
+    let app = App::new(backend).await;
+    let (mut browser, login_token) = app.new_browser().await;
+    let fields = [
+        ("csrf", login_token.as_str()),
+        ("username", "bob"),
+        ("password", "battery-staple-2"),
+    ];
+    let login = app.submit("/", &browser, &fields).await;
+    browser.session = login.cookie("gatehouse_session");
+    let form_token = app
+        .page("/settings/two-factor", &browser)
+        .await
+        .form_token();
+    let csrf = [("csrf", form_token.as_str())];
+
+    let start = app
+        .submit("/settings/two-factor/elevation/start", &browser, &csrf)
+        .await;
+    assert_eq!(start.location(), "/settings/two-factor?notice=code-sent");
+    let text = app.wait_for_messages(1).await;
+    let lines: Vec<&str> = text.lines().collect();
+    let code_line = lines
+        .iter()
+        .rposition(|line| line.ends_with("Your code is:"))
+        .expect("a code message");
+    let code = lines[code_line + 2].trim();
+    let elevated = app
+        .submit(
+            "/settings/two-factor/elevation",
+            &browser,
+            &[("csrf", &form_token), ("otc", code)],
+        )
+        .await;
+    assert_eq!(elevated.location(), "/settings/two-factor");
+
+    let page = app
+        .submit("/settings/two-factor/totp/start", &browser, &csrf)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<svg"), "{}", page.body);
+    let marker = r#"<code class="secret">"#;
+    let start = page.body.find(marker).expect("the secret") + marker.len();
+    let end = page.body[start..].find('<').expect("the end of the secret") + start;
+    let secret = base32_decode(&page.body[start..end]);
+    assert_eq!(secret.len(), 32, "the default secret size");
+
+    let wrong = app
+        .submit(
+            "/settings/two-factor/totp/confirm",
+            &browser,
+            &[("csrf", &form_token), ("token", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.location(), "/settings/two-factor?error=code");
+    let code = totp_code(&app, &secret);
+    let confirmed = app
+        .submit(
+            "/settings/two-factor/totp/confirm",
+            &browser,
+            &[("csrf", &form_token), ("token", &code)],
+        )
+        .await;
+    assert_eq!(
+        confirmed.location(),
+        "/settings/two-factor?notice=factor-added"
+    );
+    let settings = app.page("/settings/two-factor", &browser).await;
+    assert!(settings.body.contains("Remove the authenticator app"));
+
+    let refused = app
+        .submit("/settings/two-factor/totp/remove", &browser, &csrf)
+        .await;
+    assert_eq!(
+        refused.location(),
+        "/settings/two-factor?error=elevation",
+        "a user with a second factor must pass it before removing one"
+    );
+    app.clock.advance_millis(30_000);
+    let code = totp_code(&app, &secret);
+    let second = app
+        .submit("/2fa", &browser, &[("csrf", &form_token), ("token", &code)])
+        .await;
+    assert_eq!(
+        second.location(),
+        "https://www.example.com/",
+        "the default redirection URL"
+    );
+    if let Some(session) = second.cookie("gatehouse_session") {
+        browser.session = Some(session);
+    }
+    let form_token = app
+        .page("/settings/two-factor", &browser)
+        .await
+        .form_token();
+    let removed = app
+        .submit(
+            "/settings/two-factor/totp/remove",
+            &browser,
+            &[("csrf", &form_token)],
+        )
+        .await;
+    assert_eq!(
+        removed.location(),
+        "/settings/two-factor?notice=factor-removed"
+    );
 }

@@ -460,8 +460,11 @@ async fn two_factor_step(
             .data()
             .and_then(|data| data.get("elevation"))
             .is_some();
+        // A code form's 400 is a wrong code, not a malformed request.
         let code = if elevation_needed {
             outcome::ELEVATION
+        } else if refused == outcome::CODE && answer.status == StatusCode::BAD_REQUEST {
+            outcome::CODE
         } else {
             outcome::for_status(answer.status.as_u16(), refused)
         };
@@ -520,9 +523,16 @@ async fn start_totp(
 ) -> Response {
     let form = admit_or_return!(state, peer, headers, body);
     let path = "/api/secondfactor/totp/register";
+    // The form offers no choice of parameters, so the secret uses the configured defaults.
+    let totp = &state.config.totp;
+    let request = json!({
+        "algorithm": totp.algorithm.as_str(),
+        "length": totp.digits,
+        "period": totp.period,
+    });
     let answer = form
         .caller
-        .call(&state.api, Method::PUT, path, Some(&json!({})))
+        .call(&state.api, Method::PUT, path, Some(&request))
         .await;
     let text = |name: &str| {
         answer

@@ -49,8 +49,10 @@ pub(super) async fn security_headers(
     let path = request.uri().path();
     let cacheable = path.starts_with("/pkg/") || path == "/favicon.svg";
     // The e-mailed links carry a token or id in their query, which no Referer may repeat.
+    // `strict-origin` sends only the origin. `no-referrer` would make Chromium send
+    // `Origin: null` with the page's form posts, which the JSON API's cross-site check rejects.
     let referrer = if path == "/reset-password/step2" || path.starts_with("/revoke/") {
-        "no-referrer"
+        "strict-origin"
     } else {
         "same-origin"
     };
