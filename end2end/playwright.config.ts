@@ -3,6 +3,9 @@ import { defineConfig } from '@playwright/test';
 
 const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 19091);
 const artifacts = process.env.GATEHOUSE_E2E_ARTIFACTS ?? '../artifacts/end2end';
+// The server's data directory, where the tests read the e-mails of the filesystem notifier. It is
+// fixed per port because Playwright evaluates this file again in each worker process.
+process.env.GATEHOUSE_E2E_DATA ??= `/tmp/gatehouse-e2e-${port}`;
 
 export default defineConfig({
   testDir: './tests',
@@ -30,6 +33,7 @@ export default defineConfig({
   },
   webServer: {
     command: `./start-gatehouse.sh ${port}`,
+    env: { GATEHOUSE_E2E_DATA: process.env.GATEHOUSE_E2E_DATA },
     url: `http://127.0.0.1:${port}/api/health`,
     timeout: 60_000,
     reuseExistingServer: false,

@@ -6,10 +6,25 @@ port=${1:?usage: start-gatehouse.sh PORT}
 root=$(cd "$(dirname "$0")/.." && pwd)
 profile=${GATEHOUSE_E2E_PROFILE:-debug}
 binary=${CARGO_TARGET_DIR:-$root/target}/$profile/gatehouse
-data=$(mktemp -d /tmp/gatehouse-e2e.XXXXXX)
+# The tests read the notifier's file (notifications.txt) in the data directory, so the
+# configuration passes its path in GATEHOUSE_E2E_DATA; it is emptied first.
+if [ -n "${GATEHOUSE_E2E_DATA:-}" ]; then
+  data=$GATEHOUSE_E2E_DATA
+  rm -rf "$data"
+  mkdir -p "$data"
+else
+  data=$(mktemp -d /tmp/gatehouse-e2e.XXXXXX)
+fi
 export GATEHOUSE_SITE_ROOT=${GATEHOUSE_SITE_ROOT:-$root/target/site}
 export GATEHOUSE_SERVER_ADDRESS="tcp://127.0.0.1:$port/"
-# The user the portal tests sign in with.
-printf '%s\n' "${GATEHOUSE_E2E_PASSWORD:-e2e-password-0123}" | "$binary" user add e2e-user \
-  --data "$data" --email e2e@example.com --name "E2E User" --password-stdin >/dev/null
+# The users the tests sign in with: one for the portal tests and one for each flow that changes
+# its user (a second factor, a new password), so that the tests do not depend on their order.
+add_user() {
+  printf '%s\n' "${GATEHOUSE_E2E_PASSWORD:-e2e-password-0123}" | "$binary" user add "$1" \
+    --data "$data" --email "$2" --name "$3" --password-stdin >/dev/null
+}
+add_user e2e-user e2e@example.com "E2E User"
+add_user e2e-totp totp@example.com "TOTP User"
+add_user e2e-reset reset@example.com "Reset User"
+add_user e2e-nojs nojs@example.com "No Script User"
 exec "$binary" serve --data "$data"

@@ -132,6 +132,10 @@ pub mod outcome {
     pub const FACTOR_ADDED: &str = "factor-added";
     /// A second factor was removed.
     pub const FACTOR_REMOVED: &str = "factor-removed";
+    /// A password reset link was revoked.
+    pub const LINK_REVOKED: &str = "link-revoked";
+    /// Pending one-time codes were revoked.
+    pub const CODE_REVOKED: &str = "code-revoked";
 
     /// Returns the sentence shown for an outcome code, or `None` for a code the portal does not
     /// know (a hand-edited URL), which then shows nothing.
@@ -157,6 +161,8 @@ pub mod outcome {
             CODE_SENT => "A confirmation code was sent to your e-mail address.",
             FACTOR_ADDED => "The second factor was added.",
             FACTOR_REMOVED => "The second factor was removed.",
+            LINK_REVOKED => "The reset link was cancelled and can no longer be used.",
+            CODE_REVOKED => "The code was cancelled and can no longer be used.",
             _ => return None,
         })
     }

@@ -210,8 +210,8 @@ pub mod client {
         });
     }
 
-    /// Completes a password reset from its link: binds the link's token to the session, then
-    /// sets the new password, and loads the sign-in page with a notice.
+    /// Completes a password reset from its link: sends the link's token with the new password
+    /// in one request, and loads the sign-in page with a notice.
     pub fn go_to_after_reset(
         pending: leptos::prelude::RwSignal<bool>,
         error: leptos::prelude::RwSignal<Option<String>>,
@@ -226,24 +226,16 @@ pub mod client {
         }
         pending.set(true);
         leptos::task::spawn_local(async move {
-            let finish = serde_json::json!({ "token": token });
-            let bound = send_json("POST", "/api/reset-password/identity/finish", &finish).await;
-            let failure = match bound {
+            let body = serde_json::json!({ "password": password, "token": token });
+            let failure = match send_json("POST", "/api/reset-password", &body).await {
                 Some(answer) if answer.is_ok() => {
-                    let body = serde_json::json!({ "password": password });
-                    match send_json("POST", "/api/reset-password", &body).await {
-                        Some(answer) if answer.is_ok() => {
-                            go_to(&super::page_url(
-                                "/",
-                                &[("notice", outcome::PASSWORD_CHANGED)],
-                            ));
-                            return;
-                        }
-                        Some(answer) => super::password_failure(answer.status, &answer.body),
-                        None => outcome::SERVER,
-                    }
+                    go_to(&super::page_url(
+                        "/",
+                        &[("notice", outcome::PASSWORD_CHANGED)],
+                    ));
+                    return;
                 }
-                Some(answer) => outcome::for_status(answer.status, outcome::LINK),
+                Some(answer) => super::password_failure(answer.status, &answer.body),
                 None => outcome::SERVER,
             };
             error.set(Some(failure.to_owned()));

@@ -64,6 +64,14 @@ pub fn App() -> impl IntoView {
                         path=path!("/reset-password/step2")
                         view=pages::reset::ResetPasswordPage
                     />
+                    <Route
+                        path=path!("/revoke/reset-password")
+                        view=pages::revoke::RevokeResetPage
+                    />
+                    <Route
+                        path=path!("/revoke/one-time-code")
+                        view=pages::revoke::RevokeCodePage
+                    />
                 </Routes>
             </main>
         </Router>

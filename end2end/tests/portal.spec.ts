@@ -62,7 +62,7 @@ test('password sign-in, settings and sign-out', async ({ page }) => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await expect(page).toHaveURL(`${portal}/`);
     await page.goto(`${portal}/settings`);
-    await expect(page).toHaveURL(`${portal}/`);
+    await expect(page).toHaveURL(`${portal}/?rd=${encodeURIComponent(`${portal}/settings`)}`);
   });
 
   await test.step('the reset pages are accessible', async () => {

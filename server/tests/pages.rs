@@ -89,6 +89,8 @@ impl Answer {
 struct Browser {
     csrf: String,
     session: Option<String>,
+    /// Other cookies, as `name=value`.
+    others: Vec<String>,
 }
 
 impl Browser {
@@ -97,6 +99,7 @@ impl Browser {
         if let Some(session) = &self.session {
             pairs.push(format!("gatehouse_session={session}"));
         }
+        pairs.extend(self.others.iter().cloned());
         pairs.join("; ")
     }
 }
@@ -189,7 +192,7 @@ impl App {
         (
             Browser {
                 csrf,
-                session: None,
+                ..Browser::default()
             },
             answer.form_token(),
         )
@@ -224,6 +227,30 @@ impl App {
         (browser, answer)
     }
 
+    /// Waits until the notifier's file has `count` messages and returns its text.
+    async fn wait_for_messages(&self, count: usize) -> String {
+        let path = self._directory.path().join("notifications.txt");
+        for _ in 0..250 {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.matches("Subject: ").count() >= count {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("message {count} was not written within 5 s");
+    }
+
+    /// Requests a reset link for alice through the form and returns the link's token.
+    async fn reset_token(&self, messages_before: usize) -> String {
+        let (browser, _) = self.new_browser().await;
+        let token = self.page("/reset-password", &browser).await.form_token();
+        let fields = [("csrf", token.as_str()), ("username", "alice")];
+        let answer = self.submit("/reset-password", &browser, &fields).await;
+        assert_eq!(answer.location(), "/reset-password?notice=reset-sent");
+        let text = self.wait_for_messages(messages_before + 1).await;
+        last_query_value(&text, "/reset-password/step2?token=")
+    }
+
     fn code(&self) -> String {
         let step = self.clock.now_secs().div_euclid(30);
         let mut mac = Hmac::<sha1::Sha1>::new_from_slice(TOTP_SECRET).expect("any key length");
@@ -238,6 +265,21 @@ impl App {
         ]);
         format!("{:06}", value % 1_000_000)
     }
+}
+
+/// Returns the query value after `marker` in the last line of `text` that contains it.
+fn last_query_value(text: &str, marker: &str) -> String {
+    let line = text
+        .lines()
+        .rev()
+        .find(|line| line.contains(marker))
+        .unwrap_or_else(|| panic!("no link with {marker} in {text}"));
+    let start = line.find(marker).expect("the marker") + marker.len();
+    line[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '&')
+        .next()
+        .expect("a value")
+        .to_owned()
 }
 
 macro_rules! on_both_databases {
@@ -274,6 +316,12 @@ on_both_databases!(
     remember_me_follows_domain,
     token_bound_to_session,
     two_factor_settings_ask_elevation,
+    reset_link_flow,
+    reset_retry_keeps_token_out_of_url,
+    reset_bad_link_rejected,
+    revoke_reset_link_page,
+    revoke_one_time_code_page,
+    no_js_totp_enrolment,
 );
 
 async fn pages_carry_security_headers(backend: Backend) {
@@ -353,7 +401,7 @@ async fn form_token_required(backend: Backend) {
 
     let other_browser = Browser {
         csrf: "another-browser-cookie".to_owned(),
-        session: None,
+        ..Browser::default()
     };
     let fields = [
         ("csrf", token.as_str()),
@@ -577,7 +625,28 @@ async fn settings_need_session(backend: Backend) {
     let app = App::new(backend).await;
     let anonymous = app.page("/settings", &Browser::default()).await;
     assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
-    assert_eq!(anonymous.location(), "/");
+    assert_eq!(
+        anonymous.location(),
+        "/?rd=https%3A%2F%2Fauth.example.com%2Fsettings"
+    );
+    let unsafe_rd = app
+        .page(
+            "/settings?rd=https://evil.example.net/",
+            &Browser::default(),
+        )
+        .await;
+    assert_eq!(
+        unsafe_rd.location(),
+        "/?rd=https%3A%2F%2Fauth.example.com%2Fsettings"
+    );
+    let two_factor = app.page("/settings/two-factor", &Browser::default()).await;
+    assert_eq!(
+        two_factor.location(),
+        "/?rd=https%3A%2F%2Fauth.example.com%2Fsettings%2Ftwo-factor"
+    );
+
+    let (_, login) = app.alice("https://auth.example.com/settings").await;
+    assert_eq!(login.location(), "https://auth.example.com/settings");
 
     let (browser, _) = app.alice("").await;
     let page = app.page("/settings", &browser).await;
@@ -655,5 +724,376 @@ async fn two_factor_settings_ask_elevation(backend: Backend) {
     assert!(
         !page.body.contains("Add an authenticator app"),
         "not elevated yet"
+    );
+}
+
+/// Opens the reset link's page and returns the browser and the page's form token.
+async fn open_reset_link(app: &App, token: &str) -> (Browser, String) {
+    let (browser, _) = app.new_browser().await;
+    let page = app
+        .page(&format!("/reset-password/step2?token={token}"), &browser)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.header("referrer-policy"), Some("strict-origin"));
+    assert!(
+        page.body
+            .contains(&format!(r#"name="token" value="{token}""#)),
+        "{}",
+        page.body
+    );
+    (browser, page.form_token())
+}
+
+async fn reset_link_flow(backend: Backend) {
+    let app = App::new(backend).await;
+    let (old_session, _) = app.alice("").await;
+    let token = app.reset_token(0).await;
+    let (browser, form_token) = open_reset_link(&app, &token).await;
+
+    let fields = [
+        ("csrf", form_token.as_str()),
+        ("token", token.as_str()),
+        ("password", "a-new-long-passphrase-7"),
+        ("confirm_password", "a-new-long-passphrase-7"),
+    ];
+    let answer = app.submit("/reset-password/step2", &browser, &fields).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.location(), "/?notice=password-changed");
+    assert_eq!(answer.cookie("gatehouse_reset_link").as_deref(), Some(""));
+
+    let settings = app.page("/settings", &old_session).await;
+    assert_eq!(
+        settings.status,
+        StatusCode::SEE_OTHER,
+        "the old session ended"
+    );
+
+    let (fresh, login_token) = app.new_browser().await;
+    let old_password = [
+        ("csrf", login_token.as_str()),
+        ("username", "alice"),
+        ("password", "correct-horse-1"),
+    ];
+    let refused = app.submit("/", &fresh, &old_password).await;
+    assert!(refused.location().starts_with("/?error=credentials"));
+    let new_password = [
+        ("csrf", login_token.as_str()),
+        ("username", "alice"),
+        ("password", "a-new-long-passphrase-7"),
+    ];
+    let accepted = app.submit("/", &fresh, &new_password).await;
+    assert!(accepted.cookie("gatehouse_session").is_some());
+
+    let reused = app.submit("/reset-password/step2", &browser, &fields).await;
+    assert_eq!(reused.location(), "/reset-password?error=link");
+}
+
+async fn reset_retry_keeps_token_out_of_url(backend: Backend) {
+    let app = App::new(backend).await;
+    let token = app.reset_token(0).await;
+    let (mut browser, form_token) = open_reset_link(&app, &token).await;
+
+    let mismatch = [
+        ("csrf", form_token.as_str()),
+        ("token", token.as_str()),
+        ("password", "a-new-long-passphrase-7"),
+        ("confirm_password", "another-passphrase-8"),
+    ];
+    let answer = app
+        .submit("/reset-password/step2", &browser, &mismatch)
+        .await;
+    assert_eq!(
+        answer.location(),
+        "/reset-password/step2?error=password-mismatch"
+    );
+    assert!(!answer.location().contains(&token));
+    let kept = answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("gatehouse_reset_link="))
+        .expect("the token is kept in a cookie")
+        .to_owned();
+    assert!(kept.contains("Path=/reset-password/step2"), "{kept}");
+    assert!(kept.contains("HttpOnly"), "{kept}");
+    assert!(kept.contains("SameSite=Strict"), "{kept}");
+    assert!(kept.contains("Secure"), "{kept}");
+    assert_eq!(
+        answer.cookie("gatehouse_reset_link").as_deref(),
+        Some(token.as_str())
+    );
+
+    browser.others.push(format!("gatehouse_reset_link={token}"));
+    let page = app
+        .page("/reset-password/step2?error=password-mismatch", &browser)
+        .await;
+    assert!(page.body.contains("The two new passwords differ."));
+    let retry = [
+        ("csrf", page.form_token()),
+        ("token", String::new()),
+        ("password", "a-new-long-passphrase-7".to_owned()),
+        ("confirm_password", "a-new-long-passphrase-7".to_owned()),
+    ];
+    let retry: Vec<(&str, &str)> = retry
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    let answer = app.submit("/reset-password/step2", &browser, &retry).await;
+    assert_eq!(answer.location(), "/?notice=password-changed");
+}
+
+async fn reset_bad_link_rejected(backend: Backend) {
+    let app = App::new(backend).await;
+    let (browser, form_token) = app.new_browser().await;
+    for token in [
+        "",
+        "not a token",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        let fields = [
+            ("csrf", form_token.as_str()),
+            ("token", token),
+            ("password", "a-new-long-passphrase-7"),
+            ("confirm_password", "a-new-long-passphrase-7"),
+        ];
+        let answer = app.submit("/reset-password/step2", &browser, &fields).await;
+        assert_eq!(answer.location(), "/reset-password?error=link", "{token:?}");
+        assert_eq!(answer.cookie("gatehouse_reset_link").as_deref(), Some(""));
+    }
+}
+
+async fn revoke_reset_link_page(backend: Backend) {
+    let app = App::new(backend).await;
+    let token = app.reset_token(0).await;
+    let (browser, _) = app.new_browser().await;
+    let path = format!("/revoke/reset-password?token={token}");
+    let page = app.page(&path, &browser).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.header("referrer-policy"), Some("strict-origin"));
+    assert!(page.body.contains("Cancel the reset link"), "{}", page.body);
+    let again = app.page(&path, &browser).await;
+    assert_eq!(again.status, StatusCode::OK, "a GET changes nothing");
+
+    let fields = [("csrf", page.form_token()), ("token", token.clone())];
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    let revoked = app
+        .submit("/revoke/reset-password", &browser, &fields)
+        .await;
+    assert_eq!(
+        revoked.location(),
+        "/revoke/reset-password?notice=link-revoked"
+    );
+    let repeated = app
+        .submit("/revoke/reset-password", &browser, &fields)
+        .await;
+    assert_eq!(repeated.location(), "/revoke/reset-password?error=link");
+
+    let (browser, form_token) = app.new_browser().await;
+    let reset = [
+        ("csrf", form_token.as_str()),
+        ("token", token.as_str()),
+        ("password", "a-new-long-passphrase-7"),
+        ("confirm_password", "a-new-long-passphrase-7"),
+    ];
+    let answer = app.submit("/reset-password/step2", &browser, &reset).await;
+    assert_eq!(answer.location(), "/reset-password?error=link");
+}
+
+async fn revoke_one_time_code_page(backend: Backend) {
+    let app = App::new(backend).await;
+    let (browser, _) = app.alice("").await;
+    let form_token = app
+        .page("/settings/two-factor", &browser)
+        .await
+        .form_token();
+    let start = app
+        .submit(
+            "/settings/two-factor/elevation/start",
+            &browser,
+            &[("csrf", &form_token)],
+        )
+        .await;
+    assert_eq!(start.location(), "/settings/two-factor?notice=code-sent");
+    let text = app.wait_for_messages(1).await;
+    let id = last_query_value(&text, "/revoke/one-time-code?id=");
+    let lines: Vec<&str> = text.lines().collect();
+    let code_line = lines
+        .iter()
+        .rposition(|line| line.ends_with("Your code is:"))
+        .expect("a code message");
+    let code = lines[code_line + 2].trim();
+
+    let (stranger, _) = app.new_browser().await;
+    let path = format!("/revoke/one-time-code?id={id}");
+    let page = app.page(&path, &stranger).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Cancel the code"), "{}", page.body);
+    let fields = [("csrf", page.form_token()), ("id", id.clone())];
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    let revoked = app
+        .submit("/revoke/one-time-code", &stranger, &fields)
+        .await;
+    assert_eq!(
+        revoked.location(),
+        "/revoke/one-time-code?notice=code-revoked"
+    );
+
+    let confirm = app
+        .submit(
+            "/settings/two-factor/elevation",
+            &browser,
+            &[("csrf", &form_token), ("otc", code)],
+        )
+        .await;
+    assert_eq!(confirm.location(), "/settings/two-factor?error=code");
+}
+
+/// Computes the RFC 6238 code (SHA-1, 6 digits, 30 s) of `secret` at the app's clock.
+fn totp_code(app: &App, secret: &[u8]) -> String {
+    let step = app.clock.now_secs().div_euclid(30);
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).expect("any key length");
+    mac.update(&(step as u64).to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let offset = (digest[19] & 0x0f) as usize;
+    let value = u32::from_be_bytes([
+        digest[offset] & 0x7f,
+        digest[offset + 1],
+        digest[offset + 2],
+        digest[offset + 3],
+    ]);
+    format!("{:06}", value % 1_000_000)
+}
+
+/// Decodes the unpadded RFC 4648 base32 that the enrolment page shows.
+fn base32_decode(text: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut bytes) = (0u32, 0u32, Vec::new());
+    for byte in text.bytes() {
+        let index = alphabet
+            .iter()
+            .position(|&letter| letter == byte)
+            .expect("a base32 letter") as u32;
+        value = (value << 5) | index;
+        bits += 5;
+        if bits >= 8 {
+            bytes.push((value >> (bits - 8)) as u8);
+            bits -= 8;
+        }
+    }
+    bytes
+}
+
+async fn no_js_totp_enrolment(backend: Backend) {
+    let app = App::new(backend).await;
+    let (mut browser, login_token) = app.new_browser().await;
+    let fields = [
+        ("csrf", login_token.as_str()),
+        ("username", "bob"),
+        ("password", "battery-staple-2"),
+    ];
+    let login = app.submit("/", &browser, &fields).await;
+    browser.session = login.cookie("gatehouse_session");
+    let form_token = app
+        .page("/settings/two-factor", &browser)
+        .await
+        .form_token();
+    let csrf = [("csrf", form_token.as_str())];
+
+    let start = app
+        .submit("/settings/two-factor/elevation/start", &browser, &csrf)
+        .await;
+    assert_eq!(start.location(), "/settings/two-factor?notice=code-sent");
+    let text = app.wait_for_messages(1).await;
+    let lines: Vec<&str> = text.lines().collect();
+    let code_line = lines
+        .iter()
+        .rposition(|line| line.ends_with("Your code is:"))
+        .expect("a code message");
+    let code = lines[code_line + 2].trim();
+    let elevated = app
+        .submit(
+            "/settings/two-factor/elevation",
+            &browser,
+            &[("csrf", &form_token), ("otc", code)],
+        )
+        .await;
+    assert_eq!(elevated.location(), "/settings/two-factor");
+
+    let page = app
+        .submit("/settings/two-factor/totp/start", &browser, &csrf)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<svg"), "{}", page.body);
+    let marker = r#"<code class="secret">"#;
+    let start = page.body.find(marker).expect("the secret") + marker.len();
+    let end = page.body[start..].find('<').expect("the end of the secret") + start;
+    let secret = base32_decode(&page.body[start..end]);
+    assert_eq!(secret.len(), 32, "the default secret size");
+
+    let wrong = app
+        .submit(
+            "/settings/two-factor/totp/confirm",
+            &browser,
+            &[("csrf", &form_token), ("token", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.location(), "/settings/two-factor?error=code");
+    let code = totp_code(&app, &secret);
+    let confirmed = app
+        .submit(
+            "/settings/two-factor/totp/confirm",
+            &browser,
+            &[("csrf", &form_token), ("token", &code)],
+        )
+        .await;
+    assert_eq!(
+        confirmed.location(),
+        "/settings/two-factor?notice=factor-added"
+    );
+    let settings = app.page("/settings/two-factor", &browser).await;
+    assert!(settings.body.contains("Remove the authenticator app"));
+
+    let refused = app
+        .submit("/settings/two-factor/totp/remove", &browser, &csrf)
+        .await;
+    assert_eq!(
+        refused.location(),
+        "/settings/two-factor?error=elevation",
+        "a user with a second factor must pass it before removing one"
+    );
+    app.clock.advance_millis(30_000);
+    let code = totp_code(&app, &secret);
+    let second = app
+        .submit("/2fa", &browser, &[("csrf", &form_token), ("token", &code)])
+        .await;
+    assert_eq!(
+        second.location(),
+        "https://www.example.com/",
+        "the default redirection URL"
+    );
+    if let Some(session) = second.cookie("gatehouse_session") {
+        browser.session = Some(session);
+    }
+    let form_token = app
+        .page("/settings/two-factor", &browser)
+        .await
+        .form_token();
+    let removed = app
+        .submit(
+            "/settings/two-factor/totp/remove",
+            &browser,
+            &[("csrf", &form_token)],
+        )
+        .await;
+    assert_eq!(
+        removed.location(),
+        "/settings/two-factor?notice=factor-removed"
     );
 }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 pub mod login;
 pub mod logout;
 pub mod reset;
+pub mod revoke;
 pub mod second_factor;
 pub mod settings;
 pub mod two_factor;

@@ -75,6 +75,11 @@ pub fn ResetPasswordPage() -> impl IntoView {
             use crate::data::outcome;
             use crate::form::client::go_to_after_reset;
 
+            // Without the link's token in the URL (back from a rejected post), the form posts
+            // natively, and the server reads the token it kept in a cookie.
+            if submit_token.is_empty() {
+                return;
+            }
             event.prevent_default();
             let value = |input: NodeRef<html::Input>| {
                 input

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::header::{
-    ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, SET_COOKIE, TRANSFER_ENCODING,
+    ACCEPT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE, TRANSFER_ENCODING,
 };
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::Router;
@@ -103,47 +103,6 @@ impl Caller {
             status,
             body,
             set_cookies,
-        }
-    }
-
-    /// Returns a caller whose `Cookie` header also carries the cookies that `set_cookies` store,
-    /// replacing cookies of the same name, so that a second call sees what the first one set.
-    pub fn with_cookies(&self, set_cookies: &[HeaderValue]) -> Caller {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for line in self.headers.get_all(COOKIE) {
-            let Ok(text) = line.to_str() else { continue };
-            for pair in text.split(';') {
-                if let Some((name, value)) = pair.trim().split_once('=') {
-                    pairs.push((name.to_owned(), value.to_owned()));
-                }
-            }
-        }
-        for set_cookie in set_cookies {
-            let Ok(text) = set_cookie.to_str() else {
-                continue;
-            };
-            let first = text.split(';').next().unwrap_or("");
-            let Some((name, value)) = first.trim().split_once('=') else {
-                continue;
-            };
-            pairs.retain(|(existing, _)| existing != name);
-            let cleared = text.to_ascii_lowercase().contains("max-age=0");
-            if !cleared {
-                pairs.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        let mut headers = self.headers.clone();
-        headers.remove(COOKIE);
-        let joined: Vec<String> = pairs
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        if let Ok(value) = HeaderValue::from_str(&joined.join("; ")) {
-            headers.insert(COOKIE, value);
-        }
-        Caller {
-            headers,
-            peer: self.peer,
         }
     }
 }

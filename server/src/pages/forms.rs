@@ -17,13 +17,15 @@ use app::form::{after_first_factor, after_second_factor, page_url, password_fail
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Extension;
 use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+use crate::session::cookie::{find_cookie, CookieLookup};
 
 use super::api::{ApiAnswer, Caller};
 use super::headers::CspNonce;
@@ -48,6 +50,8 @@ pub(super) fn routes(state: Arc<PagesState>) -> Router {
         .route("/settings/two-factor/totp/start", post(start_totp))
         .route("/settings/two-factor/totp/confirm", post(confirm_totp))
         .route("/settings/two-factor/totp/remove", post(remove_totp))
+        .route("/revoke/reset-password", post(revoke_reset_link))
+        .route("/revoke/one-time-code", post(revoke_one_time_code))
         .with_state(state)
 }
 
@@ -55,6 +59,8 @@ pub(super) fn routes(state: Arc<PagesState>) -> Router {
 struct Submission {
     fields: HashMap<String, String>,
     caller: Caller,
+    /// Whether the matched cookie domain is a localhost one, whose cookies go without `Secure`.
+    localhost: bool,
 }
 
 impl Submission {
@@ -102,6 +108,7 @@ fn admit(
     Ok(Submission {
         fields,
         caller: Caller { headers, peer },
+        localhost: entry.config.is_localhost(),
     })
 }
 
@@ -341,9 +348,39 @@ async fn request_reset(
     )
 }
 
-/// `POST /reset-password/step2`: validates the link's token, then sets the new password. The
-/// token goes back into the page's URL on failure, as it came: it is the single-use link the
-/// user was sent.
+/// The cookie that keeps a reset link's token for the new password form after a refused
+/// attempt, so that the redirect back to the form never carries the token in its URL.
+const RESET_LINK_COOKIE: &str = "gatehouse_reset_link";
+
+/// The page the reset link opens, and the only path [`RESET_LINK_COOKIE`] is sent to.
+const RESET_LINK_PAGE: &str = "/reset-password/step2";
+
+/// How long a kept reset token cookie lives, in seconds. The token's own expiry still applies.
+const RESET_LINK_COOKIE_SECS: u32 = 15 * 60;
+
+/// Builds the `Set-Cookie` that keeps `token` for [`RESET_LINK_PAGE`], or removes it when
+/// `token` is empty.
+fn reset_link_cookie(token: &str, localhost: bool) -> HeaderValue {
+    let secure = if localhost { "" } else { "; Secure" };
+    let max_age = if token.is_empty() {
+        0
+    } else {
+        RESET_LINK_COOKIE_SECS
+    };
+    let header = format!(
+        "{RESET_LINK_COOKIE}={token}; Path={RESET_LINK_PAGE}; Max-Age={max_age}; HttpOnly; \
+         SameSite=Strict{secure}"
+    );
+    HeaderValue::from_str(&header).unwrap_or_else(|_| {
+        HeaderValue::from_static("gatehouse_reset_link=; Path=/reset-password/step2; Max-Age=0")
+    })
+}
+
+/// `POST /reset-password/step2`: sets the new password with the reset link's token, sent in the
+/// JSON body. The token comes from the form's hidden field, which the link's page fills, or after
+/// a refused attempt from [`RESET_LINK_COOKIE`]. A rejected attempt with a still valid link sends
+/// the browser back to the form with the token kept in that cookie, because the token must not
+/// go into a URL. An invalid link sends it to the reset request page.
 async fn reset_password(
     State(state): State<Arc<PagesState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -351,34 +388,29 @@ async fn reset_password(
     body: Bytes,
 ) -> Response {
     let form = admit_or_return!(state, peer, headers, body);
-    let token = form.field("token").to_owned();
+    let token = match form.field("token") {
+        "" => kept_reset_token(&form.caller.headers).unwrap_or_default(),
+        field => field.to_owned(),
+    };
+    // Only URL-safe base64 can be stored in the cookie, and only such tokens are ever valid.
+    let forget = reset_link_cookie("", form.localhost);
+    if !is_link_value(&token) {
+        return see_other(
+            &page_url("/reset-password", &[("error", outcome::LINK)]),
+            &[forget],
+        );
+    }
+    let keep = reset_link_cookie(&token, form.localhost);
     if form.field("password") != form.field("confirm_password") {
-        return back(
-            "/reset-password/step2",
-            outcome::PASSWORD_MISMATCH,
-            &[("token", &token)],
-            None,
+        return see_other(
+            &page_url(RESET_LINK_PAGE, &[("error", outcome::PASSWORD_MISMATCH)]),
+            &[keep],
         );
     }
 
-    let finish = json!({ "token": token });
-    let path = "/api/reset-password/identity/finish";
-    let bound = form
+    let request = json!({ "password": form.field("password"), "token": token });
+    let answer = form
         .caller
-        .call(&state.api, Method::POST, path, Some(&finish))
-        .await;
-    if !bound.is_ok() {
-        let code = outcome::for_status(bound.status.as_u16(), outcome::LINK);
-        let code = if code == outcome::INVALID {
-            outcome::LINK
-        } else {
-            code
-        };
-        return back("/reset-password", code, &[], Some(&bound));
-    }
-    let caller = form.caller.with_cookies(&bound.set_cookies);
-    let request = json!({ "password": form.field("password") });
-    let answer = caller
         .call(
             &state.api,
             Method::POST,
@@ -386,22 +418,29 @@ async fn reset_password(
             Some(&request),
         )
         .await;
-    let mut cookies = bound.set_cookies.clone();
-    cookies.extend(answer.set_cookies.iter().cloned());
-    if !answer.is_ok() {
-        let code = password_failure(answer.status.as_u16(), &answer.body);
+    let mut cookies = answer.set_cookies.clone();
+    if answer.is_ok() {
+        cookies.push(forget);
         return see_other(
-            &page_url(
-                "/reset-password/step2",
-                &[("error", code), ("token", &token)],
-            ),
+            &page_url("/", &[("notice", outcome::PASSWORD_CHANGED)]),
             &cookies,
         );
     }
-    see_other(
-        &page_url("/", &[("notice", outcome::PASSWORD_CHANGED)]),
-        &cookies,
-    )
+    let code = password_failure(answer.status.as_u16(), &answer.body);
+    if code == outcome::LINK {
+        cookies.push(forget);
+        return see_other(&page_url("/reset-password", &[("error", code)]), &cookies);
+    }
+    cookies.push(keep);
+    see_other(&page_url(RESET_LINK_PAGE, &[("error", code)]), &cookies)
+}
+
+/// Returns the token kept in [`RESET_LINK_COOKIE`], when the request carries exactly one.
+fn kept_reset_token(headers: &HeaderMap) -> Option<String> {
+    match find_cookie(headers, RESET_LINK_COOKIE) {
+        CookieLookup::Single(value) if !value.is_empty() => String::from_utf8(value.to_vec()).ok(),
+        _ => None,
+    }
 }
 
 /// Posts a two-factor settings form to the API and returns to the settings page with `notice`
@@ -421,8 +460,11 @@ async fn two_factor_step(
             .data()
             .and_then(|data| data.get("elevation"))
             .is_some();
+        // A code form's 400 is a wrong code, not a malformed request.
         let code = if elevation_needed {
             outcome::ELEVATION
+        } else if refused == outcome::CODE && answer.status == StatusCode::BAD_REQUEST {
+            outcome::CODE
         } else {
             outcome::for_status(answer.status.as_u16(), refused)
         };
@@ -481,9 +523,16 @@ async fn start_totp(
 ) -> Response {
     let form = admit_or_return!(state, peer, headers, body);
     let path = "/api/secondfactor/totp/register";
+    // The form offers no choice of parameters, so the secret uses the configured defaults.
+    let totp = &state.config.totp;
+    let request = json!({
+        "algorithm": totp.algorithm.as_str(),
+        "length": totp.digits,
+        "period": totp.period,
+    });
     let answer = form
         .caller
-        .call(&state.api, Method::PUT, path, Some(&json!({})))
+        .call(&state.api, Method::PUT, path, Some(&request))
         .await;
     let text = |name: &str| {
         answer
@@ -573,4 +622,72 @@ async fn remove_totp(
         outcome::ELEVATION,
     )
     .await
+}
+
+/// Returns whether `value` looks like a token or id of an e-mailed link: non-empty URL-safe
+/// base64. The API checks it fully. This check only keeps other text out of a request path.
+fn is_link_value(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
+
+/// Sends the browser back to a revoke page: with `notice` on success, else with an error code.
+fn revoke_outcome(page: &str, answer: &ApiAnswer, notice: &str) -> Response {
+    if answer.is_ok() {
+        return see_other(&page_url(page, &[("notice", notice)]), &answer.set_cookies);
+    }
+    let code = match answer.status.as_u16() {
+        400 | 404 => outcome::LINK,
+        status => outcome::for_status(status, outcome::LINK),
+    };
+    back(page, code, &[], Some(answer))
+}
+
+/// `POST /revoke/reset-password`: revokes an unused password reset link.
+async fn revoke_reset_link(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let page = "/revoke/reset-password";
+    let token = form.field("token");
+    if !is_link_value(token) {
+        return back(page, outcome::LINK, &[], None);
+    }
+    let request = json!({ "token": token });
+    let answer = form
+        .caller
+        .call(
+            &state.api,
+            Method::DELETE,
+            "/api/reset-password",
+            Some(&request),
+        )
+        .await;
+    revoke_outcome(page, &answer, outcome::LINK_REVOKED)
+}
+
+/// `POST /revoke/one-time-code`: revokes the pending elevation codes an e-mail was sent with.
+async fn revoke_one_time_code(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let page = "/revoke/one-time-code";
+    let id = form.field("id");
+    if !is_link_value(id) {
+        return back(page, outcome::LINK, &[], None);
+    }
+    let path = format!("/api/user/session/elevation/{id}");
+    let answer = form
+        .caller
+        .call(&state.api, Method::DELETE, &path, None)
+        .await;
+    revoke_outcome(page, &answer, outcome::CODE_REVOKED)
 }

@@ -48,6 +48,14 @@ pub(super) async fn security_headers(
     let nonce = CspNonce::generate();
     let path = request.uri().path();
     let cacheable = path.starts_with("/pkg/") || path == "/favicon.svg";
+    // The e-mailed links carry a token or id in their query, which no Referer may repeat.
+    // `strict-origin` sends only the origin. `no-referrer` would make Chromium send
+    // `Origin: null` with the page's form posts, which the JSON API's cross-site check rejects.
+    let referrer = if path == "/reset-password/step2" || path.starts_with("/revoke/") {
+        "strict-origin"
+    } else {
+        "same-origin"
+    };
     request.extensions_mut().insert(nonce.clone());
 
     let mut response = next.run(request).await;
@@ -56,7 +64,7 @@ pub(super) async fn security_headers(
     if let Ok(value) = HeaderValue::from_str(&policy) {
         headers.insert(CONTENT_SECURITY_POLICY, value);
     }
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static(referrer));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !cacheable {

@@ -33,6 +33,8 @@ enum Page {
     TwoFactorSettings,
     ResetRequest,
     ResetPassword,
+    RevokeReset,
+    RevokeCode,
 }
 
 impl Page {
@@ -45,6 +47,8 @@ impl Page {
             "/settings/two-factor" => Page::TwoFactorSettings,
             "/reset-password" => Page::ResetRequest,
             "/reset-password/step2" => Page::ResetPassword,
+            "/revoke/reset-password" => Page::RevokeReset,
+            "/revoke/one-time-code" => Page::RevokeCode,
             _ => return None,
         })
     }
@@ -173,10 +177,24 @@ fn forward_at_once(
 ) -> Option<String> {
     let safe_rd = state.safe_redirect(&query.rd);
     let Some(session) = session else {
-        return page.needs_session().then(|| {
-            let rd = safe_rd.as_ref().map_or("", |url| url.as_str());
-            page_url("/", &[("rd", rd), ("rm", &query.rm)])
-        });
+        if !page.needs_session() {
+            return None;
+        }
+        // The settings pages bring the user back to themselves after the login. The address is
+        // built from the configured portal URL, so it passes the same redirect check as any `rd`.
+        let own_rd = match page {
+            Page::Settings => own_address(state, entry, "settings"),
+            Page::TwoFactorSettings => own_address(state, entry, "settings/two-factor"),
+            _ => None,
+        };
+        let (rd, rm) = match own_rd {
+            Some(url) => (url, String::new()),
+            None => (
+                safe_rd.map_or_else(String::new, |url| url.to_string()),
+                query.rm.clone(),
+            ),
+        };
+        return Some(page_url("/", &[("rd", &rd), ("rm", &rm)]));
     };
     if page != Page::Login {
         return None;
@@ -201,6 +219,18 @@ fn forward_at_once(
         Some(_) => Some(url.to_string()),
         None => Some("/settings".to_owned()),
     }
+}
+
+/// Returns the portal's own page at `path` (relative to the portal URL) as an absolute URL, when
+/// it is a safe redirect target.
+fn own_address(state: &PagesState, entry: &CookieDomainEntry, path: &str) -> Option<String> {
+    let mut base = entry.portal.clone()?;
+    if !base.path().ends_with('/') {
+        let with_slash = format!("{}/", base.path());
+        base.set_path(&with_slash);
+    }
+    let url = base.join(path).ok()?;
+    state.safe_redirect(url.as_str()).map(|url| url.to_string())
 }
 
 fn user_view(session: &ActiveSession) -> UserView {

@@ -126,6 +126,8 @@ pub fn router(services: &Services, leptos: &LeptosOptions, api: Router) -> Route
             load::load_page,
         ));
 
+    // The TOTP enrolment form answers with the rendered page, through these same routes.
+    let _ = state.page_router.set(pages.clone());
     pages
         .merge(forms::routes(state))
         .layer(axum::middleware::from_fn(move |request, next| {
