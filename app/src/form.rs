@@ -75,8 +75,8 @@ pub fn after_second_factor(redirect: Option<&str>) -> String {
     }
 }
 
-/// Maps a failed password change or reset to an outcome code: the policy's refusal is told
-/// apart from other 400 answers by its message.
+/// Maps a failed password change or reset to an outcome code: the policy's rejection is
+/// distinguished from other 400 responses by its message.
 pub fn password_failure(status: u16, body: &serde_json::Value) -> &'static str {
     let message = body
         .get("message")
@@ -134,7 +134,7 @@ pub fn error_from_url() -> RwSignal<Option<String>> {
 pub mod client {
     use serde_json::Value;
 
-    /// The status and JSON body of an API answer; the body is `Null` when it is not JSON.
+    /// The status and JSON body of an API response. The body is `Null` when it is not JSON.
     pub struct Answer {
         pub status: u16,
         pub body: Value,
@@ -146,7 +146,7 @@ pub mod client {
             self.body.get("data")?.get("redirect")?.as_str()
         }
 
-        /// Returns whether the answer is a 2xx with `"status":"OK"`.
+        /// Returns whether the response is a 2xx with `"status":"OK"`.
         pub fn is_ok(&self) -> bool {
             (200..300).contains(&self.status)
                 && self.body.get("status").and_then(Value::as_str) == Some("OK")
@@ -171,7 +171,7 @@ pub mod client {
 
     /// Sends the JSON request of a hydrated form: shows the outcome code in `error` on failure
     /// (`refused` for the endpoint's own 401 or 403), and on success loads the page `next`
-    /// chooses from the answer.
+    /// chooses from the response.
     pub fn submit(
         pending: leptos::prelude::RwSignal<bool>,
         error: leptos::prelude::RwSignal<Option<String>>,

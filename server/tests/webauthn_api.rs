@@ -653,8 +653,8 @@ async fn credentials_rename_and_delete(backend: Backend) {
     }
 }
 
-/// Each passkey start stores a row for an anonymous client, so the starts of one client are
-/// limited with the `second_factor_totp` buckets (30 a minute by default).
+/// Checks that passkey starts, which each store a row for an anonymous client, are limited
+/// per client with the `second_factor_totp` buckets (30 a minute by default).
 async fn passkey_start_rate_limited(backend: Backend) {
     let app = App::new(backend, &format!("{RULES}{PASSKEYS}")).await;
     for attempt in 0..30 {

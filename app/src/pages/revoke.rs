@@ -3,7 +3,7 @@
 //! `/revoke/one-time-code?id=…` revokes the pending elevation codes the e-mail was sent with.
 //!
 //! A GET only shows a confirmation button, so that a mail scanner that follows links changes
-//! nothing. The button posts the link's value back to the same path, and the server answers with
+//! nothing. The button posts the link's value back to the same path, and the server responds with
 //! a redirect to this page with an outcome code and without the value.
 
 use leptos::prelude::*;

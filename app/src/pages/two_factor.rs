@@ -87,7 +87,8 @@ fn TotpConfirmForm(
     let invalid = move || error.get().is_some().then_some("true");
     view! {
         <p>"Scan this QR code with your authenticator app, or type the secret into it."</p>
-        // The server renders the SVG from the otpauth URI; it holds no script or style attribute.
+        // The server renders the SVG from the otpauth URI; it contains no script or style
+        // attribute.
         <div class="qr-code" role="img" aria-label="QR code of the new authenticator secret"
             inner_html=enrolment.qr_svg></div>
         <p>"Secret: " <code class="secret">{enrolment.secret}</code></p>

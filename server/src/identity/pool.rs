@@ -131,8 +131,8 @@ impl HashingPool {
     /// For an unknown user the result is always a non-match. Errors from verifying against the
     /// dummy hash, such as [`PoolError::Busy`], are returned unchanged. A password that no
     /// stored hash can match (empty, or longer than [`MAX_PASSWORD_BYTES`]) is a non-match
-    /// without any hashing, for known and unknown users alike, so that a login with one is
-    /// answered as wrong credentials rather than as an error.
+    /// without any hashing, for known and unknown users alike, so that a login with one gets the
+    /// wrong-credentials response rather than an error.
     pub async fn verify_or_dummy(
         &self,
         password: Password,

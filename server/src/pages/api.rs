@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// The largest JSON API answer read; the API's answers are a few kilobytes.
+/// The largest JSON API response read. The API's responses are a few kilobytes.
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// The browser request an API call is made for.
@@ -28,7 +28,7 @@ pub(super) struct Caller {
     pub peer: SocketAddr,
 }
 
-/// The answer of the JSON API to one call.
+/// The JSON API's response to one call.
 pub(super) struct ApiAnswer {
     pub status: StatusCode,
     /// The JSON body, `Null` when the body is not JSON.

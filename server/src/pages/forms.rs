@@ -4,9 +4,9 @@
 //! Each route first checks the form token (403 when it is missing or wrong). It then turns the
 //! form fields into the JSON body of the matching JSON API route and calls that route in-process
 //! with the browser's headers, cookies and address, so regulation, rate limits and the cross-site
-//! check live in one place. It then answers 303 See Other (Post/Redirect/Get): to the next page on
-//! success, with the API's `Set-Cookie` headers, or back to the form's page with a non-secret
-//! outcome code in the query (`?error=credentials`). No secret is ever put into a URL or a log.
+//! check live in one place. It then responds with 303 See Other (Post/Redirect/Get): to the next
+//! page on success, with the API's `Set-Cookie` headers, or back to the form's page with a
+//! non-secret outcome code in the query (`?error=credentials`). No secret is ever put into a URL or a log.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -511,7 +511,7 @@ async fn confirm_elevation(
     two_factor_step(&state, &form, request, Some(&body), "", outcome::CODE).await
 }
 
-/// `POST /settings/two-factor/totp/start`: draws a new TOTP secret and answers with the page
+/// `POST /settings/two-factor/totp/start`: draws a new TOTP secret and responds with the page
 /// that shows it (200, not a redirect), because the secret is shown once and must not travel in
 /// a URL. Reloading that page shows no secret, and the user starts again.
 async fn start_totp(

@@ -45,7 +45,7 @@ struct PagesState {
     authz: Arc<AuthzState>,
     sessions: SessionStore,
     form_key: FormKey,
-    /// The Leptos routes behind the page loaders, for a form that answers with a page.
+    /// The Leptos routes behind the page loaders, for a form that responds with a page.
     page_router: OnceLock<Router>,
     /// The canonical hosts of every cookie domain, which redirect targets must be under.
     redirect_domains: Vec<CanonicalHost>,
@@ -126,7 +126,7 @@ pub fn router(services: &Services, leptos: &LeptosOptions, api: Router) -> Route
             load::load_page,
         ));
 
-    // The TOTP enrolment form answers with the rendered page, through these same routes.
+    // The TOTP enrolment form responds with the rendered page, through these same routes.
     let _ = state.page_router.set(pages.clone());
     pages
         .merge(forms::routes(state))

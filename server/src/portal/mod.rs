@@ -87,7 +87,7 @@ struct IdentityLimits {
 /// Settings of the portal routes that tests change.
 #[derive(Clone, Debug)]
 pub struct PortalOptions {
-    /// The time every one-time code check takes at least, so that its duration tells nothing;
+    /// The time every one-time code check takes at least, so that its duration reveals nothing;
     /// one second by default.
     pub elevation_code_delay: Duration,
 }
