@@ -625,6 +625,40 @@ async fn credentials_rename_and_delete(backend: Backend) {
         "Renamed"
     );
 
+    // Device names stay unique per user, as at registration.
+    let mut second = SoftAuthenticator::new(PORTAL);
+    let registered = app.register(&session, &mut second, "Second key").await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
+    let taken = app
+        .call(
+            "PUT",
+            &path,
+            Some(&session),
+            Some(&json!({ "description": "Second key" })),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
+    let names: Vec<String> = app
+        .services
+        .db
+        .list_webauthn_credentials("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|credential| credential.description)
+        .collect();
+    assert_eq!(names, ["Renamed", "Second key"]);
+    let second_id = app
+        .services
+        .db
+        .list_webauthn_credentials("alice")
+        .await
+        .unwrap()[1]
+        .id;
+    let second_path = format!("/api/secondfactor/webauthn/credential/{second_id}");
+    let removed = app.call("DELETE", &second_path, Some(&session), None).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+
     let bob = app.login("bob", "battery-staple-2").await;
     app.elevate(&bob).await;
     let foreign = app.call("DELETE", &path, Some(&bob), None).await;

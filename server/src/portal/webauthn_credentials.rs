@@ -484,6 +484,24 @@ pub(super) async fn rename(
         return invalid_description();
     };
     let username = session.username();
+    let existing = match state.db.list_webauthn_credentials(username).await {
+        Ok(existing) => existing,
+        Err(error) => return storage_failure(&error, username, "list WebAuthn credentials"),
+    };
+    let Some(renamed) = existing.iter().find(|credential| credential.id == id) else {
+        return not_found();
+    };
+    // Descriptions are unique per user and RP ID, as at registration.
+    if existing.iter().any(|credential| {
+        credential.id != id
+            && credential.rp_id == renamed.rp_id
+            && credential.description == description
+    }) {
+        return ko(
+            StatusCode::CONFLICT,
+            "You already have a credential with this description.",
+        );
+    }
     match state
         .db
         .rename_webauthn_credential(username, id, &description)
