@@ -39,8 +39,15 @@ pub struct PageData {
     pub password_reset_allowed: bool,
     /// A TOTP enrolment the user has started and not yet confirmed.
     pub totp_enrolment: Option<TotpEnrolment>,
-    /// The user's WebAuthn credentials.
+    /// The user's WebAuthn credentials, oldest first.
     pub webauthn_credentials: Vec<CredentialView>,
+    /// Whether WebAuthn (security keys and passkeys) is enabled (`webauthn.disable` unset).
+    pub webauthn_enabled: bool,
+    /// Whether the sign-in page offers passkey login (`webauthn.enable_passkey_login`).
+    pub passkey_login_enabled: bool,
+    /// Whether the session's user entered their password. It is false after a passkey login,
+    /// until the password step on the second-factor page.
+    pub factor_knowledge: bool,
 }
 
 /// The signed-in user as the pages show them.
@@ -77,8 +84,14 @@ pub struct TotpEnrolment {
 /// One registered WebAuthn credential.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialView {
+    /// The credential's number in the API's routes (`/api/secondfactor/webauthn/credential/{id}`).
     pub id: String,
+    /// The device name the user gave it.
     pub name: String,
+    /// When it was registered, as `YYYY-MM-DD HH:MM UTC`.
+    pub created: String,
+    /// When it last passed a sign-in, in the same format, or `None` when never.
+    pub last_used: Option<String>,
 }
 
 /// Returns the page data the server loaded, or the default for a page it loaded nothing for.
@@ -109,6 +122,8 @@ pub mod outcome {
     pub const FORBIDDEN: &str = "forbidden";
     /// The change needs an elevated session first.
     pub const ELEVATION: &str = "elevation";
+    /// The change needs the user's second factor in this session first.
+    pub const SECOND_FACTOR_FIRST: &str = "second-factor-first";
     /// A new password does not meet the password policy.
     pub const PASSWORD_POLICY: &str = "password-policy";
     /// The two new passwords differ.
@@ -119,6 +134,22 @@ pub mod outcome {
     pub const INVALID: &str = "invalid";
     /// Something failed on the server.
     pub const SERVER: &str = "server";
+    /// A security key's or passkey's assertion did not verify.
+    pub const SECURITY_KEY: &str = "security-key";
+    /// The passkey did not sign the user in.
+    pub const PASSKEY: &str = "passkey";
+    /// The browser's WebAuthn request was cancelled, timed out or found no matching key.
+    pub const KEY_CANCELLED: &str = "key-cancelled";
+    /// The browser cannot use security keys or passkeys.
+    pub const KEY_UNSUPPORTED: &str = "key-unsupported";
+    /// The security key is already registered for this account.
+    pub const KEY_REGISTERED: &str = "key-registered";
+    /// The new security key did not verify, or the configuration does not allow its model.
+    pub const KEY_REJECTED: &str = "key-rejected";
+    /// The device name is missing, too long or contains control characters.
+    pub const DEVICE_NAME: &str = "device-name";
+    /// Another of the user's security keys already has this device name.
+    pub const DEVICE_NAME_TAKEN: &str = "device-name-taken";
 
     /// A reset e-mail was requested.
     pub const RESET_SENT: &str = "reset-sent";
@@ -132,6 +163,8 @@ pub mod outcome {
     pub const FACTOR_ADDED: &str = "factor-added";
     /// A second factor was removed.
     pub const FACTOR_REMOVED: &str = "factor-removed";
+    /// A security key was renamed.
+    pub const KEY_RENAMED: &str = "key-renamed";
     /// A password reset link was revoked.
     pub const LINK_REVOKED: &str = "link-revoked";
     /// Pending one-time codes were revoked.
@@ -148,11 +181,25 @@ pub mod outcome {
             FORM_EXPIRED => "The form expired. Please try again.",
             FORBIDDEN => "This is not allowed in your session. Sign in again and retry.",
             ELEVATION => "Confirm your identity with an e-mailed code first.",
+            SECOND_FACTOR_FIRST => {
+                "You have a second factor, so use it first: sign in again with it, then retry."
+            }
             PASSWORD_POLICY => "The new password does not meet the password policy.",
             PASSWORD_MISMATCH => "The two new passwords differ.",
             LINK => "The link is invalid or expired. Request a new one.",
             INVALID => "The request was not understood. Check the fields and try again.",
             SERVER => "Something went wrong on the server. Try again later.",
+            SECURITY_KEY => "The security key was not accepted. Try again or use another method.",
+            PASSKEY => "The passkey was not accepted. Try again or sign in with your password.",
+            KEY_CANCELLED => {
+                "The security key request was cancelled or timed out, or no matching key was \
+                 found. Try again."
+            }
+            KEY_UNSUPPORTED => "This browser cannot use security keys or passkeys.",
+            KEY_REGISTERED => "This security key is already registered for your account.",
+            KEY_REJECTED => "The security key could not be registered. Try another key.",
+            DEVICE_NAME => "Enter a device name of 1 to 64 characters.",
+            DEVICE_NAME_TAKEN => "You already have a security key with this device name.",
             RESET_SENT => {
                 "If the account exists and has an e-mail address, a reset link is on its way."
             }
@@ -161,10 +208,36 @@ pub mod outcome {
             CODE_SENT => "A confirmation code was sent to your e-mail address.",
             FACTOR_ADDED => "The second factor was added.",
             FACTOR_REMOVED => "The second factor was removed.",
+            KEY_RENAMED => "The security key was renamed.",
             LINK_REVOKED => "The reset link was cancelled and can no longer be used.",
             CODE_REVOKED => "The code was cancelled and can no longer be used.",
             _ => return None,
         })
+    }
+
+    /// Chooses the code for a 403 that requires elevation. The body's `data.second_factor` flag
+    /// is set when the session must pass the user's second factor before an e-mailed code counts.
+    pub fn for_elevation(body: &serde_json::Value) -> &'static str {
+        let second_factor =
+            body.pointer("/data/second_factor") == Some(&serde_json::Value::Bool(true));
+        if second_factor {
+            SECOND_FACTOR_FIRST
+        } else {
+            ELEVATION
+        }
+    }
+
+    /// Returns whether `code` is a failure of a security key or passkey rather than of a field.
+    pub fn is_key_failure(code: &str) -> bool {
+        matches!(
+            code,
+            SECURITY_KEY
+                | PASSKEY
+                | KEY_CANCELLED
+                | KEY_UNSUPPORTED
+                | KEY_REGISTERED
+                | KEY_REJECTED
+        )
     }
 
     /// Maps the HTTP status of a failed JSON API call to an outcome code. `refused` is the code

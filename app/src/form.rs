@@ -169,6 +169,25 @@ pub mod client {
         Some(Answer { status, body })
     }
 
+    /// Sends a `GET` to `path` of the portal; `None` when the request could not be sent at all.
+    pub async fn get_json(path: &str) -> Option<Answer> {
+        use gloo_net::http::Request;
+
+        let response = Request::get(path)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .ok()?;
+        let status = response.status();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        Some(Answer { status, body })
+    }
+
+    /// Returns whether the API refused because the session is not elevated.
+    pub fn needs_elevation(answer: &Answer) -> bool {
+        answer.status == 403 && answer.body.pointer("/data/elevation").is_some()
+    }
+
     /// Sends the JSON request of a hydrated form: shows the outcome code in `error` on failure
     /// (`refused` for the endpoint's own 401 or 403), and on success loads the page `next`
     /// chooses from the response.
@@ -192,10 +211,8 @@ pub mod client {
             match send_json(method, &path, &body).await {
                 Some(answer) if answer.is_ok() => go_to(&next(&answer)),
                 Some(answer) => {
-                    let needs_elevation =
-                        answer.status == 403 && answer.body.pointer("/data/elevation").is_some();
-                    let code = if needs_elevation {
-                        outcome::ELEVATION
+                    let code = if needs_elevation(&answer) {
+                        outcome::for_elevation(&answer.body)
                     } else {
                         outcome::for_status(answer.status, refused)
                     };

@@ -13,6 +13,8 @@ use leptos_router::{
 
 #[cfg(any(feature = "hydrate", test))]
 mod base64url;
+#[cfg(feature = "hydrate")]
+pub mod ceremony;
 pub mod data;
 pub mod form;
 pub mod pages;

@@ -14,7 +14,7 @@ use axum::Router;
 use common::{Backend, START_MILLIS};
 use gatehouse::clock::Clock;
 use gatehouse::services::Services;
-use gatehouse::storage::NewTotpConfiguration;
+use gatehouse::storage::{NewTotpConfiguration, NewWebauthnCredential};
 use hmac::{Hmac, Mac};
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
@@ -322,6 +322,7 @@ on_both_databases!(
     revoke_reset_link_page,
     revoke_one_time_code_page,
     no_js_totp_enrolment,
+    no_js_security_key_forms,
 );
 
 async fn pages_carry_security_headers(backend: Backend) {
@@ -1065,7 +1066,7 @@ async fn no_js_totp_enrolment(backend: Backend) {
         .await;
     assert_eq!(
         refused.location(),
-        "/settings/two-factor?error=elevation",
+        "/settings/two-factor?error=second-factor-first",
         "a user with a second factor must pass it before removing one"
     );
     app.clock.advance_millis(30_000);
@@ -1096,4 +1097,192 @@ async fn no_js_totp_enrolment(backend: Backend) {
         removed.location(),
         "/settings/two-factor?notice=factor-removed"
     );
+}
+
+/// Elevates `browser`'s session through the two elevation forms, reading the code from message
+/// number `messages_before + 1` of the notifier's file.
+async fn elevate_with_forms(
+    app: &App,
+    browser: &Browser,
+    form_token: &str,
+    messages_before: usize,
+) {
+    let start = app
+        .submit(
+            "/settings/two-factor/elevation/start",
+            browser,
+            &[("csrf", form_token)],
+        )
+        .await;
+    assert_eq!(start.location(), "/settings/two-factor?notice=code-sent");
+    let text = app.wait_for_messages(messages_before + 1).await;
+    let lines: Vec<&str> = text.lines().collect();
+    let code_line = lines
+        .iter()
+        .rposition(|line| line.ends_with("Your code is:"))
+        .expect("a code message");
+    let code = lines[code_line + 2].trim();
+    let elevated = app
+        .submit(
+            "/settings/two-factor/elevation",
+            browser,
+            &[("csrf", form_token), ("otc", code)],
+        )
+        .await;
+    assert_eq!(elevated.location(), "/settings/two-factor");
+}
+
+fn stored_key(description: &str, credential_id: &str) -> NewWebauthnCredential {
+    NewWebauthnCredential {
+        username: "alice".to_owned(),
+        rp_id: "auth.example.com".to_owned(),
+        description: description.to_owned(),
+        credential_id: credential_id.to_owned(),
+        credential: "{}".to_owned(),
+        aaguid: None,
+        attestation_type: "none".to_owned(),
+        transports: vec![],
+        sign_count: 0,
+        discoverable: true,
+        user_verified: true,
+        backup_eligible: false,
+        backup_state: false,
+    }
+}
+
+async fn no_js_security_key_forms(backend: Backend) {
+    let app = App::new(backend).await;
+    let db = &app._services.db;
+    for (description, credential_id) in [("Desk key", "ZGVzaw"), ("Spare key", "c3BhcmU")] {
+        db.insert_webauthn_credential(&stored_key(description, credential_id), START_MILLIS)
+            .await
+            .expect("store a key");
+    }
+    let ids: Vec<i64> = db
+        .list_webauthn_credentials("alice")
+        .await
+        .expect("list the keys")
+        .iter()
+        .map(|key| key.id)
+        .collect();
+    let desk = ids[0].to_string();
+
+    let (mut browser, _) = app.alice("").await;
+    let page = app.page("/settings/two-factor", &browser).await;
+    assert!(page.body.contains("Desk key"), "{}", page.body);
+    assert!(page.body.contains("last used never"), "{}", page.body);
+    assert!(
+        !page.body.contains("Remove Desk key"),
+        "no remove button before elevation"
+    );
+    let form_token = page.form_token();
+    let refused = app
+        .submit(
+            "/settings/two-factor/webauthn/remove",
+            &browser,
+            &[("csrf", &form_token), ("id", &desk)],
+        )
+        .await;
+    assert_eq!(
+        refused.location(),
+        "/settings/two-factor?error=second-factor-first&form=keys",
+        "a user with keys must pass a second factor before the code counts"
+    );
+
+    let second = app
+        .submit(
+            "/2fa",
+            &browser,
+            &[("csrf", &form_token), ("token", &app.code())],
+        )
+        .await;
+    browser.session = second.cookie("gatehouse_session").or(browser.session);
+    let form_token = app
+        .page("/settings/two-factor", &browser)
+        .await
+        .form_token();
+    let refused = app
+        .submit(
+            "/settings/two-factor/webauthn/remove",
+            &browser,
+            &[("csrf", &form_token), ("id", &desk)],
+        )
+        .await;
+    assert_eq!(
+        refused.location(),
+        "/settings/two-factor?error=elevation&form=keys"
+    );
+    elevate_with_forms(&app, &browser, &form_token, 0).await;
+    let page = app.page("/settings/two-factor", &browser).await;
+    assert!(page.body.contains("Remove Desk key"), "{}", page.body);
+    assert!(page.body.contains("Device name"), "{}", page.body);
+
+    let rename = |id: String, description: &'static str| {
+        let fields = [
+            ("csrf", form_token.clone()),
+            ("id", id),
+            ("description", description.to_owned()),
+        ];
+        let browser = browser.clone();
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            app.submit("/settings/two-factor/webauthn/rename", &browser, &fields)
+                .await
+                .location()
+                .to_owned()
+        }
+    };
+    assert_eq!(
+        rename(desk.clone(), "  ").await,
+        "/settings/two-factor?error=device-name&form=keys"
+    );
+    assert_eq!(
+        rename(desk.clone(), "Spare key").await,
+        "/settings/two-factor?error=device-name-taken&form=keys"
+    );
+    assert_eq!(
+        rename("12x".to_owned(), "Office key").await,
+        "/settings/two-factor?error=invalid&form=keys"
+    );
+    assert_eq!(
+        rename(desk.clone(), " Office key ").await,
+        "/settings/two-factor?notice=key-renamed"
+    );
+    let page = app.page("/settings/two-factor", &browser).await;
+    assert!(page.body.contains("Remove Office key"), "{}", page.body);
+
+    let remove = |id: String| {
+        let fields = [("csrf", form_token.clone()), ("id", id)];
+        let browser = browser.clone();
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            app.submit("/settings/two-factor/webauthn/remove", &browser, &fields)
+                .await
+                .location()
+                .to_owned()
+        }
+    };
+    assert_eq!(
+        remove("../totp".to_owned()).await,
+        "/settings/two-factor?error=invalid&form=keys"
+    );
+    let unknown = (ids[1] + 1000).to_string();
+    assert_eq!(
+        remove(unknown).await,
+        "/settings/two-factor?error=invalid&form=keys"
+    );
+    assert_eq!(
+        remove(desk).await,
+        "/settings/two-factor?notice=factor-removed"
+    );
+    let left: Vec<String> = db
+        .list_webauthn_credentials("alice")
+        .await
+        .expect("list the keys")
+        .into_iter()
+        .map(|key| key.description)
+        .collect();
+    assert_eq!(left, ["Spare key"]);
 }

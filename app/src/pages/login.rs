@@ -1,4 +1,5 @@
-//! The sign-in page at `/`: user name, password and "Remember me".
+//! The sign-in page at `/`: user name, password and "Remember me", and the "Sign in with a
+//! passkey" button when `webauthn.enable_passkey_login` is set.
 //!
 //! Without JavaScript the form posts to `/`, which the server turns into `POST /api/firstfactor`.
 //! Hydrated, the form calls that endpoint itself. The page's `rd` (target URL) and `rm` (target
@@ -12,6 +13,9 @@ use crate::data::use_page_data;
 use crate::form::{error_from_url, query_value, ErrorMessage, Notice, TokenField};
 
 const ERROR_ID: &str = "sign-in-error";
+
+/// The label of the button that signs in with a passkey (a discoverable WebAuthn credential).
+pub const PASSKEY_BUTTON: &str = "Sign in with a passkey";
 
 /// Renders the sign-in form.
 #[component]
@@ -31,6 +35,68 @@ pub fn LoginPage() -> impl IntoView {
     let two_factor_in_use = data.two_factor_in_use;
     let remember_me_allowed = data.remember_me_allowed;
     let reset_allowed = data.password_reset_allowed;
+    let passkey_allowed = data.passkey_login_enabled;
+    let (passkey_rd, passkey_rm) = (rd.clone(), rm.clone());
+    let on_passkey = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            use crate::data::outcome;
+            use crate::form::{after_first_factor, client};
+
+            if pending.get_untracked() {
+                return;
+            }
+            pending.set(true);
+            error.set(None);
+            let body = serde_json::json!({
+                "keepMeLoggedIn": remember.get_untracked().is_some_and(|input| input.checked()),
+                "targetURL": passkey_rd,
+                "requestMethod": passkey_rm,
+            });
+            let (rd, rm) = (passkey_rd.clone(), passkey_rm.clone());
+            leptos::task::spawn_local(async move {
+                let result = crate::ceremony::sign_in_with_key(
+                    "/api/firstfactor/passkey",
+                    "/api/firstfactor/passkey",
+                    body,
+                    outcome::PASSKEY,
+                )
+                .await;
+                match result {
+                    Ok(answer) => client::go_to(&after_first_factor(
+                        answer.redirect(),
+                        two_factor_in_use,
+                        &rd,
+                        &rm,
+                    )),
+                    Err(code) => {
+                        error.set(Some(code.to_owned()));
+                        pending.set(false);
+                    }
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (&passkey_rd, &passkey_rm);
+    };
+    // The passkey button needs the browser's WebAuthn API, so it appears once the page is
+    // hydrated. Without JavaScript the password form is the only way in.
+    let passkey_button = passkey_allowed.then(|| {
+        view! {
+            <div class="stack passkey" hidden=move || !hydrated.get()>
+                <p class="divider">"or"</p>
+                <button
+                    type="button"
+                    class="button--secondary"
+                    disabled=move || pending.get()
+                    aria-describedby=ERROR_ID
+                    on:click=on_passkey
+                >
+                    {PASSKEY_BUTTON}
+                </button>
+            </div>
+        }
+    });
     let (submit_rd, submit_rm) = (rd.clone(), rm.clone());
     let on_submit = move |event: SubmitEvent| {
         #[cfg(feature = "hydrate")]
@@ -69,7 +135,13 @@ pub fn LoginPage() -> impl IntoView {
             remember,
         );
     };
-    let invalid = move || error.get().is_some().then_some("true");
+    // A passkey failure is not about the two fields.
+    let invalid = move || {
+        error
+            .get()
+            .is_some_and(|code| !crate::data::outcome::is_key_failure(&code))
+            .then_some("true")
+    };
 
     view! {
         <section class="card" aria-labelledby="sign-in-heading">
@@ -112,6 +184,7 @@ pub fn LoginPage() -> impl IntoView {
                 <ErrorMessage id=ERROR_ID code=error/>
                 <button type="submit" disabled=move || pending.get()>"Sign in"</button>
             </form>
+            {passkey_button}
             <Show when=move || reset_allowed>
                 <p><a href="/reset-password" rel="external">"Forgot your password?"</a></p>
             </Show>

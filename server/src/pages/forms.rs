@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use app::data::{outcome, TotpEnrolment};
 use app::form::{after_first_factor, after_second_factor, page_url, password_failure, TOKEN_FIELD};
+use app::pages::two_factor::KEYS_FORM;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::CONTENT_TYPE;
@@ -37,6 +38,7 @@ pub(super) fn routes(state: Arc<PagesState>) -> Router {
     Router::new()
         .route("/", post(log_in))
         .route("/2fa", post(verify_totp))
+        .route("/2fa/password", post(verify_password))
         .route("/logout", post(log_out))
         .route("/settings/password", post(change_password))
         .route("/settings/sessions/end", post(end_session))
@@ -50,6 +52,8 @@ pub(super) fn routes(state: Arc<PagesState>) -> Router {
         .route("/settings/two-factor/totp/start", post(start_totp))
         .route("/settings/two-factor/totp/confirm", post(confirm_totp))
         .route("/settings/two-factor/totp/remove", post(remove_totp))
+        .route("/settings/two-factor/webauthn/rename", post(rename_key))
+        .route("/settings/two-factor/webauthn/remove", post(remove_key))
         .route("/revoke/reset-password", post(revoke_reset_link))
         .route("/revoke/one-time-code", post(revoke_one_time_code))
         .with_state(state)
@@ -216,6 +220,40 @@ async fn verify_totp(
         .await;
     if !answer.is_ok() {
         let code = outcome::for_status(answer.status.as_u16(), outcome::CODE);
+        return back("/2fa", code, &[("rd", &rd)], Some(&answer));
+    }
+    let redirect = api_redirect(&state, &answer);
+    see_other(
+        &after_second_factor(redirect.as_deref()),
+        &answer.set_cookies,
+    )
+}
+
+/// `POST /2fa/password`: the password as the second step after a passkey login.
+async fn verify_password(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let rd = state
+        .safe_redirect(form.field("rd"))
+        .map(|url| url.to_string())
+        .unwrap_or_default();
+    let request = json!({ "password": form.field("password"), "targetURL": rd });
+
+    let answer = form
+        .caller
+        .call(
+            &state.api,
+            Method::POST,
+            "/api/secondfactor/password",
+            Some(&request),
+        )
+        .await;
+    if !answer.is_ok() {
+        let code = outcome::for_status(answer.status.as_u16(), outcome::CREDENTIALS);
         return back("/2fa", code, &[("rd", &rd)], Some(&answer));
     }
     let redirect = api_redirect(&state, &answer);
@@ -462,7 +500,7 @@ async fn two_factor_step(
             .is_some();
         // A code form's 400 is a wrong code, not a malformed request.
         let code = if elevation_needed {
-            outcome::ELEVATION
+            outcome::for_elevation(&answer.body)
         } else if refused == outcome::CODE && answer.status == StatusCode::BAD_REQUEST {
             outcome::CODE
         } else {
@@ -542,7 +580,7 @@ async fn start_totp(
     };
     let (Some(secret), Some(qr_svg)) = (text("base32_secret"), text("qr_svg")) else {
         let code = if needs_elevation(&answer) {
-            outcome::ELEVATION
+            outcome::for_elevation(&answer.body)
         } else {
             outcome::for_status(answer.status.as_u16(), outcome::ELEVATION)
         };
@@ -622,6 +660,66 @@ async fn remove_totp(
         outcome::ELEVATION,
     )
     .await
+}
+
+/// Sends a rename or removal of a security key to the API and returns to the settings page:
+/// with `notice` on success, else with an error code for the security-key section.
+async fn key_step(
+    state: &PagesState,
+    form: &Submission,
+    method: Method,
+    request: Option<&Value>,
+    notice: &str,
+) -> Response {
+    let page = "/settings/two-factor";
+    let keep = [("form", KEYS_FORM)];
+    let id = form.field("id");
+    // Credential ids are row numbers; anything else never reaches the request path.
+    if id.is_empty() || id.len() > 19 || !id.bytes().all(|byte| byte.is_ascii_digit()) {
+        return back(page, outcome::INVALID, &keep, None);
+    }
+    let path = format!("/api/secondfactor/webauthn/credential/{id}");
+    let answer = form.caller.call(&state.api, method, &path, request).await;
+    if !answer.is_ok() {
+        let code = match answer.status {
+            _ if needs_elevation(&answer) => outcome::for_elevation(&answer.body),
+            StatusCode::BAD_REQUEST if request.is_some() => outcome::DEVICE_NAME,
+            StatusCode::CONFLICT => outcome::DEVICE_NAME_TAKEN,
+            status => outcome::for_status(status.as_u16(), outcome::FORBIDDEN),
+        };
+        return back(page, code, &keep, Some(&answer));
+    }
+    see_other(&page_url(page, &[("notice", notice)]), &answer.set_cookies)
+}
+
+/// `POST /settings/two-factor/webauthn/rename`: gives a security key a new device name.
+async fn rename_key(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    let request = json!({ "description": form.field("description") });
+    key_step(
+        &state,
+        &form,
+        Method::PUT,
+        Some(&request),
+        outcome::KEY_RENAMED,
+    )
+    .await
+}
+
+/// `POST /settings/two-factor/webauthn/remove`: removes a security key.
+async fn remove_key(
+    State(state): State<Arc<PagesState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = admit_or_return!(state, peer, headers, body);
+    key_step(&state, &form, Method::DELETE, None, outcome::FACTOR_REMOVED).await
 }
 
 /// Returns whether `value` looks like a token or id of an e-mailed link: non-empty URL-safe

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::data::{PageData, SessionView, TotpEnrolment, UserView};
+use app::data::{CredentialView, PageData, SessionView, TotpEnrolment, UserView};
 use app::form::page_url;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::SET_COOKIE;
@@ -118,6 +118,9 @@ pub(super) async fn load_page(
         two_factor_in_use: state.authz.access.is_two_factor_in_use(),
         password_change_allowed: !state.config.authentication_backend.password_change.disable,
         password_reset_allowed: !state.config.authentication_backend.password_reset.disable,
+        webauthn_enabled: !state.config.webauthn.disable,
+        passkey_login_enabled: !state.config.webauthn.disable
+            && state.config.webauthn.enable_passkey_login,
         ..PageData::default()
     };
     if let Some(session) = &session {
@@ -257,6 +260,29 @@ async fn load_session_data(state: &PagesState, page: Page, caller: &Caller, data
             data.methods = methods(info);
         }
     }
+    if page == Page::SecondFactor {
+        let session_state = caller
+            .call(&state.api, Method::GET, "/api/state", None)
+            .await;
+        data.factor_knowledge = session_state
+            .data()
+            .and_then(|data| data.get("factor_knowledge"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+    }
+    if page == Page::TwoFactorSettings && !state.config.webauthn.disable {
+        let credentials = caller
+            .call(
+                &state.api,
+                Method::GET,
+                "/api/secondfactor/webauthn/credentials",
+                None,
+            )
+            .await;
+        if credentials.is_ok() {
+            data.webauthn_credentials = credential_views(credentials.data());
+        }
+    }
     if page == Page::Settings {
         let sessions = caller
             .call(&state.api, Method::GET, "/api/user/sessions", None)
@@ -322,6 +348,37 @@ fn session_views(data: Option<&Value>) -> Vec<SessionView> {
                     .get("current")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// Reads the credential list of `/api/secondfactor/webauthn/credentials`
+/// (`[{"id","description","created_at","last_used_at",…}]`).
+fn credential_views(data: Option<&Value>) -> Vec<CredentialView> {
+    let Some(items) = data.and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let id = item.get("id").and_then(Value::as_i64)?;
+            Some(CredentialView {
+                id: id.to_string(),
+                name: item
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                created: item
+                    .get("created_at")
+                    .and_then(Value::as_i64)
+                    .map(format_utc)
+                    .unwrap_or_default(),
+                last_used: item
+                    .get("last_used_at")
+                    .and_then(Value::as_i64)
+                    .map(format_utc),
             })
         })
         .collect()
