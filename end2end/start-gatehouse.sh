@@ -17,6 +17,12 @@ else
 fi
 export GATEHOUSE_SITE_ROOT=${GATEHOUSE_SITE_ROOT:-$root/target/site}
 export GATEHOUSE_SERVER_ADDRESS="tcp://127.0.0.1:$port/"
+# The WebAuthn test signs in with a passkey, which the embedded default leaves off.
+export GATEHOUSE_WEBAUTHN_ENABLE_PASSKEY_LOGIN=true
+# The tests request and confirm more elevation codes from 127.0.0.1 than the default limits allow
+# (3 in 5 and in 10 minutes). The server's own tests cover those limits.
+export GATEHOUSE_SERVER_ENDPOINTS_RATE_LIMITS_SESSION_ELEVATION_START_ENABLE=false
+export GATEHOUSE_SERVER_ENDPOINTS_RATE_LIMITS_SESSION_ELEVATION_FINISH_ENABLE=false
 # The users the tests sign in with: one for the portal tests and one for each flow that changes
 # its user (a second factor, a new password), so that the tests do not depend on their order.
 add_user() {
@@ -27,4 +33,5 @@ add_user e2e-user e2e@example.com "E2E User"
 add_user e2e-totp totp@example.com "TOTP User"
 add_user e2e-reset reset@example.com "Reset User"
 add_user e2e-nojs nojs@example.com "No Script User"
+add_user e2e-key key@example.com "Key User"
 exec "$binary" serve --data "$data"

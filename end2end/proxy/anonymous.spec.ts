@@ -50,7 +50,7 @@ for (const proxy of PROXIES) {
         await page.goto(target);
         expect(page.url()).toBe(`${proxy.portal}?rd=${queryEscape(target)}&rm=GET`);
         await expect(page.getByLabel('Username')).toBeVisible();
-        await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+        await expect(page.getByRole('button', { name: 'Sign in', exact: true })).toBeVisible();
         await screenshots.take(page, `portal for ${label}`);
       }
     });

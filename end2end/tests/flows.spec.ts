@@ -3,50 +3,18 @@
 // the password reset by e-mailed link. The e-mails are read from the filesystem notifier's file in
 // the server's data directory (GATEHOUSE_E2E_DATA, set by playwright.config.ts).
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
-import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 
-const port = Number(process.env.GATEHOUSE_E2E_PORT ?? 19091);
-const portal = `http://auth.gatehouse.localhost:${port}`;
-const password = process.env.GATEHOUSE_E2E_PASSWORD ?? 'e2e-password-0123';
-const notifications = join(process.env.GATEHOUSE_E2E_DATA ?? '', 'notifications.txt');
-
-async function expectAccessible(page: Page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  expect(results.violations.map((violation) => `${violation.id}: ${violation.help}`)).toEqual([]);
-}
-
-/** Returns the messages of the notifier's file sent to `address`, oldest first. */
-function messagesTo(address: string): string[] {
-  let text = '';
-  try {
-    text = readFileSync(notifications, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split(/^(?=To: )/m)
-    .filter((message) => message.split('\n', 1)[0].includes(`<${address}>`));
-}
-
-/** Runs `action`, then waits for the next message to `address` and returns it. */
-async function nextMessage(address: string, action: () => Promise<void>): Promise<string> {
-  const before = messagesTo(address).length;
-  await action();
-  await expect.poll(() => messagesTo(address).length, { timeout: 10_000 }).toBeGreaterThan(before);
-  return messagesTo(address)[before];
-}
-
-/** Returns the one-time code of an elevation e-mail: the line after "Your code is:". */
-function codeOf(message: string): string {
-  const lines = message.split('\n');
-  const index = lines.findIndex((line) => line.endsWith('Your code is:'));
-  expect(index, message).toBeGreaterThanOrEqual(0);
-  return lines.slice(index + 1).find((line) => line.trim() !== '')!.trim();
-}
+import {
+  codeOf,
+  expectAccessible,
+  logOut,
+  nextMessage,
+  password,
+  portal,
+  signIn,
+} from './support';
 
 /** Returns the first URL in `message` that starts with `prefix`. */
 function linkOf(message: string, prefix: string): string {
@@ -93,23 +61,6 @@ async function stepPast(step: number) {
   while (currentStep() <= step) {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-}
-
-async function signIn(page: Page, username: string, secret: string, hydrated: boolean) {
-  await page.goto(`${portal}/`);
-  if (hydrated) {
-    await expect(page.locator('[data-hydrated="true"]')).toBeVisible({ timeout: 30_000 });
-  }
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(secret);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page).toHaveURL(`${portal}/settings`);
-}
-
-async function logOut(page: Page) {
-  await page.goto(`${portal}/logout`);
-  await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(`${portal}/`);
 }
 
 /** Elevates the session with an e-mailed code and enrols TOTP; returns the secret and the step
@@ -297,7 +248,7 @@ test('the flows work without JavaScript', async ({ browser }) => {
   await expect(page).toHaveURL(`${portal}/?rd=${encodeURIComponent(`${portal}/settings`)}`);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(newPassword);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(`${portal}/settings`);
   await page.context().close();
 });

@@ -24,7 +24,7 @@ test('sign-in page renders on the server and hydrates', async ({ page }) => {
   await expect(page.getByLabel('Username')).toBeVisible();
   await expect(page.getByLabel('Password')).toBeVisible();
   await expect(page.getByLabel('Remember me')).toBeVisible();
-  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Sign in', exact: true })).toBeVisible();
   // The effect that flips this attribute runs only in the browser, after hydration.
   await expect(page.locator('[data-hydrated="true"]')).toHaveText('Interactive.', { timeout: 30_000 });
   expect(errors).toEqual([]);

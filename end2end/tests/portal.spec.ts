@@ -19,7 +19,7 @@ async function signIn(page: Page, secret: string) {
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible({ timeout: 30_000 });
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(secret);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 test('password sign-in, settings and sign-out', async ({ page }) => {
@@ -79,7 +79,7 @@ test('sign-in works without JavaScript', async ({ browser }) => {
   await page.goto(`${portal}/`);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page).toHaveURL(`${portal}/settings`);
   await expect(page.getByRole('heading', { name: 'Settings' })).toBeVisible();
   await context.close();
