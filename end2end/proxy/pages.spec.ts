@@ -1,9 +1,7 @@
 // The flows as a person meets them, through the portal's pages. Every page uses the same labels:
-// the fields "Username", "Password", "Remember me" and "One-time code", and the buttons "Sign in",
-// "Verify" and "Log out". sessions.spec.ts covers the same sessions through the JSON API.
-//
-// TODO: WebAuthn and passkeys are marked fixme until the WebAuthn buttons are on the pages. Their
-// labels are guesses until then.
+// the fields "Username", "Password", "Remember me", "One-time code" and "Device name", and the
+// buttons "Sign in", "Verify", "Log out", "Add security key", "Use security key" and "Sign in
+// with a passkey". sessions.spec.ts covers the same sessions through the JSON API.
 import { Page } from '@playwright/test';
 
 import { BrowserProfile, expect, test } from './support/fixtures';
@@ -12,8 +10,6 @@ import { echoedHeader, rdOf } from './support/portal';
 import { Environment, PROXIES, Proxy, User, USERS, appUrl, userNamed } from './support/topology';
 import { totpCode } from './support/totp';
 import { addCredentials, addVirtualAuthenticator, credentialsOf } from './support/webauthn';
-
-const SECOND_FACTOR_PAGES_ON_MAIN = false;
 
 /**
  * Fills in and submits the sign-in form of the page the browser shows, then waits until the
@@ -24,7 +20,7 @@ async function signIn(page: Page, user: User, options: { rememberMe?: boolean; p
   await page.getByLabel('Username').fill(user.username);
   await page.getByLabel('Password').fill(options.password ?? user.password);
   if (options.rememberMe) await page.getByLabel('Remember me').check();
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL((url) => url.origin !== signInPage.origin || url.pathname !== signInPage.pathname);
 }
 
@@ -53,6 +49,17 @@ async function elevate(page: Page, environment: Environment, user: User): Promis
   if (!code) throw new Error('no one-time code in the elevation e-mail');
   await page.getByLabel('Confirmation code').fill(code);
   await page.getByRole('button', { name: 'Confirm' }).click();
+}
+
+/**
+ * Registers the browser's virtual authenticator under `deviceName` on the elevated
+ * /settings/two-factor page. The form appears once the page is hydrated.
+ */
+async function addSecurityKey(page: Page, deviceName: string): Promise<void> {
+  await page.getByLabel('Device name').fill(deviceName);
+  await page.getByRole('button', { name: 'Add security key' }).click();
+  await expect(page.getByRole('status')).toHaveText('The second factor was added.');
+  await expect(page.locator('.credential-list__name')).toHaveText([deviceName]);
 }
 
 async function expectApplication(page: Page, url: string): Promise<void> {
@@ -141,7 +148,6 @@ for (const proxy of PROXIES) {
     });
 
     test('WebAuthn as second factor', async ({ profile, environment, screenshots }) => {
-      test.fixme(!SECOND_FACTOR_PAGES_ON_MAIN, 'the second-factor pages are not on main yet');
       const user = userNamed(`webauthn_${proxy.name}`);
       const target = appUrl(proxy, 'secure', '/');
       const page = await profile.open();
@@ -149,21 +155,22 @@ for (const proxy of PROXIES) {
       await page.goto(target);
       await signIn(page, user);
       await page.goto(new URL('/settings/two-factor', proxy.portal).href);
-      await page.getByRole('button', { name: /security key|WebAuthn/i }).click();
       await elevate(page, environment, user);
+      await addSecurityKey(page, 'Virtual key');
       await expect.poll(async () => (await credentialsOf(authenticator)).length).toBe(1);
       await screenshots.take(page, 'key registered');
 
       await logOut(page, proxy);
       await page.goto(target);
       await signIn(page, user);
-      await page.getByRole('button', { name: /security key|WebAuthn/i }).click();
+      await expect(page).toHaveURL(/\/2fa/);
+      await screenshots.take(page, 'second factor with a key');
+      await page.getByRole('button', { name: 'Use security key' }).click();
       await expectApplication(page, target);
       expect(await echoedHeader(page, 'Remote-User')).toEqual([user.username]);
     });
 
     test('passkey login', async ({ profile, environment, screenshots }) => {
-      test.fixme(!SECOND_FACTOR_PAGES_ON_MAIN, 'the second-factor pages are not on main yet');
       const user = userNamed(`passkey_${proxy.name}`);
       const target = appUrl(proxy, 'app', '/');
       let page = await profile.open();
@@ -171,8 +178,8 @@ for (const proxy of PROXIES) {
       await page.goto(target);
       await signIn(page, user);
       await page.goto(new URL('/settings/two-factor', proxy.portal).href);
-      await page.getByRole('button', { name: /passkey/i }).click();
       await elevate(page, environment, user);
+      await addSecurityKey(page, 'Virtual passkey');
       await expect.poll(async () => (await credentialsOf(authenticator)).length).toBe(1);
       const credentials = await credentialsOf(authenticator);
 
@@ -182,7 +189,8 @@ for (const proxy of PROXIES) {
       authenticator = await addVirtualAuthenticator(profile.context!, page);
       await addCredentials(authenticator, credentials);
       await page.goto(target);
-      await page.getByRole('button', { name: /passkey/i }).click();
+      await expectPortal(page, proxy);
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await expectApplication(page, target);
       expect(await echoedHeader(page, 'Remote-User')).toEqual([user.username]);
       await screenshots.take(page, 'application after passkey');

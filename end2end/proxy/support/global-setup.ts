@@ -228,6 +228,19 @@ function gatehouseConfig(database: 'sqlite' | 'postgres', directory: string, run
   return `# Written by the proxy suite's global set-up for one run.
 server:
   address: 'tcp://127.0.0.1:${GATEHOUSE_PORT}/'
+  # Every browser reaches Gatehouse from 127.0.0.1, and the flows through both proxies request
+  # and confirm six elevation codes within minutes, more than the defaults (3 in 5 and in 10
+  # minutes) allow.
+  endpoints:
+    rate_limits:
+      session_elevation_start:
+        buckets:
+          - period: 5m
+            requests: 20
+      session_elevation_finish:
+        buckets:
+          - period: 10m
+            requests: 20
 log:
   level: debug
 session:
