@@ -115,6 +115,8 @@ test('security key and passkey: register, second factor, passkey login, removal'
     const target = `${portal}/settings/two-factor`;
     await page.goto(`${portal}/2fa?rd=${encodeURIComponent(target)}`);
     await expect(page.getByRole('listitem').filter({ hasText: 'Security key or passkey' })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Use security key' })).toBeVisible();
+    await expectAccessible(page);
     await page.getByRole('button', { name: 'Use security key' }).click();
     await expect(page).toHaveURL(target);
     const state = await sessionState(page);
@@ -136,6 +138,7 @@ test('security key and passkey: register, second factor, passkey login, removal'
   await test.step('a passkey signs in from the sign-in page, the password completes it', async () => {
     await logOut(page);
     await expect(page.locator('[data-hydrated="true"]')).toBeVisible({ timeout: 30_000 });
+    await expectAccessible(page);
     await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await expect(page).toHaveURL(`${portal}/settings`);
     let state = await sessionState(page);
@@ -146,6 +149,10 @@ test('security key and passkey: register, second factor, passkey login, removal'
     await page.goto(`${portal}/2fa`);
     await page.waitForLoadState('networkidle');
     await expect(page.getByText('You signed in with a passkey')).toBeVisible();
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await expect(page.locator('#password-error')).toHaveText('Incorrect username or password.');
+    await expect(page.getByLabel('Password')).toHaveAttribute('aria-invalid', 'true');
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Verify' }).click();
     await expect(page).toHaveURL(`${portal}/settings`);
