@@ -3,6 +3,7 @@
 //! login.
 
 mod common;
+mod portal_client;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use gatehouse::storage::{NewTotpConfiguration, NewWebauthnCredential};
 use hmac::{Hmac, Mac};
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
+use portal_client::authenticator::SoftAuthenticator;
+use serde_json::{json, Value};
 use tower::ServiceExt;
 
 /// A public host, a one-factor host and a two-factor host.
@@ -110,9 +113,14 @@ impl App {
     }
 
     async fn with_remember_me(backend: Backend, remember_me: &str) -> App {
+        App::with_config(backend, remember_me, RULES).await
+    }
+
+    /// Builds the app with `tail` appended to the shared configuration.
+    async fn with_config(backend: Backend, remember_me: &str, tail: &str) -> App {
         let directory = tempfile::tempdir().expect("a temporary directory");
         let (services, clock) =
-            common::suite_services(backend, directory.path(), remember_me, RULES, 2, 64).await;
+            common::suite_services(backend, directory.path(), remember_me, tail, 2, 64).await;
         services
             .db
             .upsert_totp_configuration(
@@ -211,6 +219,24 @@ impl App {
             ("cookie", cookie.as_str()),
         ];
         self.send("POST", path, &headers, &body).await
+    }
+
+    /// Sends a JSON API request from the portal's page with `browser`'s cookies.
+    async fn json(
+        &self,
+        method: &str,
+        path: &str,
+        browser: &Browser,
+        body: Option<Value>,
+    ) -> Answer {
+        let cookie = browser.cookie_header();
+        let mut headers = vec![("host", "auth.example.com"), ("cookie", cookie.as_str())];
+        if method != "GET" {
+            headers.push(("origin", PORTAL));
+            headers.push(("content-type", "application/json"));
+        }
+        let text = body.map(|value| value.to_string()).unwrap_or_default();
+        self.send(method, path, &headers, &text).await
     }
 
     /// Signs alice in through the sign-in form and returns her browser.
@@ -323,6 +349,7 @@ on_both_databases!(
     revoke_one_time_code_page,
     no_js_totp_enrolment,
     no_js_security_key_forms,
+    no_js_password_step_after_passkey,
 );
 
 async fn pages_carry_security_headers(backend: Backend) {
@@ -1285,4 +1312,128 @@ async fn no_js_security_key_forms(backend: Backend) {
         .map(|key| key.description)
         .collect();
     assert_eq!(left, ["Spare key"]);
+}
+
+fn data_of(answer: &Answer) -> Value {
+    let body: Value = serde_json::from_str(&answer.body)
+        .unwrap_or_else(|error| panic!("the body {:?} is not JSON: {error}", answer.body));
+    body["data"].clone()
+}
+
+async fn no_js_password_step_after_passkey(backend: Backend) {
+    let passkeys = format!("{RULES}\nwebauthn:\n  enable_passkey_login: true\n");
+    let app = App::with_config(backend, "1M", &passkeys).await;
+    let login_page = app.page("/", &Browser::default()).await;
+    assert!(
+        login_page.body.contains("Sign in with a passkey"),
+        "{}",
+        login_page.body
+    );
+
+    // Bob has no second factor, so the e-mailed code alone elevates him to register a key.
+    let (mut browser, token) = app.new_browser().await;
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "bob"),
+        ("password", "battery-staple-2"),
+    ];
+    browser.session = app
+        .submit("/", &browser, &fields)
+        .await
+        .cookie("gatehouse_session");
+    let form_token = app
+        .page("/settings/two-factor", &browser)
+        .await
+        .form_token();
+    elevate_with_forms(&app, &browser, &form_token, 0).await;
+    let register = "/api/secondfactor/webauthn/credential/register";
+    let options = app
+        .json(
+            "PUT",
+            register,
+            &browser,
+            Some(json!({ "description": "Laptop" })),
+        )
+        .await;
+    assert_eq!(options.status, StatusCode::OK, "{}", options.body);
+    let mut authenticator = SoftAuthenticator::new(PORTAL);
+    let credential = authenticator.register(&data_of(&options));
+    let registered = app
+        .json(
+            "POST",
+            register,
+            &browser,
+            Some(json!({ "response": credential })),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
+
+    // Another browser signs in with the passkey for a two-factor target.
+    let (mut other, _) = app.new_browser().await;
+    let options = app
+        .json("GET", "/api/firstfactor/passkey", &other, None)
+        .await;
+    let handle = options
+        .cookie("gatehouse_passkey")
+        .expect("the passkey cookie");
+    other.others.push(format!("gatehouse_passkey={handle}"));
+    let rd = "https://secure.example.com/a";
+    let body = json!({
+        "response": authenticator.assert(&data_of(&options)),
+        "targetURL": rd,
+        "requestMethod": "GET",
+    });
+    let passkey = app
+        .json("POST", "/api/firstfactor/passkey", &other, Some(body))
+        .await;
+    assert_eq!(
+        passkey.body, r#"{"status":"OK"}"#,
+        "the target needs two factors"
+    );
+    other.session = passkey.cookie("gatehouse_session");
+
+    let second = "/2fa?rd=https%3A%2F%2Fsecure.example.com%2Fa";
+    let page = app.page(second, &other).await;
+    assert!(
+        page.body.contains("You signed in with a passkey"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(r#"action="/2fa/password""#),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("One-time code"),
+        "only the password step"
+    );
+    let token = page.form_token();
+    let wrong = app
+        .submit(
+            "/2fa/password",
+            &other,
+            &[("csrf", &token), ("password", "wrong-password"), ("rd", rd)],
+        )
+        .await;
+    assert_eq!(
+        wrong.location(),
+        "/2fa?error=credentials&rd=https%3A%2F%2Fsecure.example.com%2Fa"
+    );
+    let right = app
+        .submit(
+            "/2fa/password",
+            &other,
+            &[
+                ("csrf", &token),
+                ("password", "battery-staple-2"),
+                ("rd", rd),
+            ],
+        )
+        .await;
+    assert_eq!(right.location(), rd);
+    other.session = right.cookie("gatehouse_session").or(other.session);
+    let state = app.json("GET", "/api/state", &other, None).await;
+    assert_eq!(data_of(&state)["authentication_level"], 2);
+    assert_eq!(data_of(&state)["username"], "bob");
 }
