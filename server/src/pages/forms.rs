@@ -196,6 +196,8 @@ async fn log_in(
 }
 
 /// `POST /2fa`: the one-time code of the second factor.
+// NOTE: unlike the hydrated form, this path does not store TOTP as the preferred method, so after
+// a script-free sign-in `/2fa` may still list a security key first.
 async fn verify_totp(
     State(state): State<Arc<PagesState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
