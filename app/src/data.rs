@@ -33,6 +33,13 @@ pub struct PageData {
     pub sessions: Vec<SessionView>,
     /// Whether the session is elevated for sensitive changes.
     pub elevated: bool,
+    /// The second-factor page, with `rd` back to this page, when sensitive changes need the
+    /// second factor first (`require_second_factor` and a user who has one but did not use it in
+    /// this session).
+    pub second_factor_link: Option<String>,
+    /// Whether the completed second factor stands in for an e-mailed code
+    /// (`skip_second_factor`).
+    pub can_skip_second_factor: bool,
     /// Whether the user may change their password here.
     pub password_change_allowed: bool,
     /// Whether a password reset link may be requested.
@@ -109,6 +116,8 @@ pub mod outcome {
     pub const FORBIDDEN: &str = "forbidden";
     /// The change needs an elevated session first.
     pub const ELEVATION: &str = "elevation";
+    /// The change needs the second factor of this session first.
+    pub const SECOND_FACTOR: &str = "second-factor";
     /// A new password does not meet the password policy.
     pub const PASSWORD_POLICY: &str = "password-policy";
     /// The two new passwords differ.
@@ -148,6 +157,7 @@ pub mod outcome {
             FORM_EXPIRED => "The form expired. Please try again.",
             FORBIDDEN => "This is not allowed in your session. Sign in again and retry.",
             ELEVATION => "Confirm your identity with an e-mailed code first.",
+            SECOND_FACTOR => "Verify your second factor in this session first.",
             PASSWORD_POLICY => "The new password does not meet the password policy.",
             PASSWORD_MISMATCH => "The two new passwords differ.",
             LINK => "The link is invalid or expired. Request a new one.",

@@ -322,6 +322,8 @@ on_both_databases!(
     revoke_reset_link_page,
     revoke_one_time_code_page,
     no_js_totp_enrolment,
+    settings_ask_second_factor,
+    settings_end_other_session,
 );
 
 async fn pages_carry_security_headers(backend: Backend) {
@@ -1096,4 +1098,99 @@ async fn no_js_totp_enrolment(backend: Backend) {
         removed.location(),
         "/settings/two-factor?notice=factor-removed"
     );
+}
+
+async fn settings_ask_second_factor(backend: Backend) {
+    let app = App::new(backend).await;
+    let (mut browser, _) = app.alice("").await;
+    let link = r#"href="/2fa?rd=https%3A%2F%2Fauth.example.com%2Fsettings""#;
+
+    let page = app.page("/settings", &browser).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(link), "{}", page.body);
+    assert!(!page.body.contains("get one on the second-factor page"));
+
+    let token = page.form_token();
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "alice"),
+        ("old_password", "correct-horse-1"),
+        ("new_password", "another-horse-2"),
+        ("confirm_password", "another-horse-2"),
+    ];
+    let refused = app.submit("/settings/password", &browser, &fields).await;
+    assert_eq!(refused.location(), "/settings?error=second-factor");
+
+    let second_factor = app.page("/2fa", &browser).await.form_token();
+    let code = app.code();
+    let verified = app
+        .submit(
+            "/2fa",
+            &browser,
+            &[("csrf", &second_factor), ("token", &code)],
+        )
+        .await;
+    browser.session = verified.cookie("gatehouse_session");
+    let page = app.page("/settings", &browser).await;
+    assert!(!page.body.contains(link), "{}", page.body);
+    assert!(
+        page.body.contains("get one on the second-factor page"),
+        "{}",
+        page.body
+    );
+    let token = page.form_token();
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "alice"),
+        ("old_password", "correct-horse-1"),
+        ("new_password", "another-horse-2"),
+        ("confirm_password", "another-horse-2"),
+    ];
+    let refused = app.submit("/settings/password", &browser, &fields).await;
+    assert_eq!(refused.location(), "/settings?error=elevation");
+}
+
+async fn settings_end_other_session(backend: Backend) {
+    let app = App::new(backend).await;
+    let (other, _) = app.alice("").await;
+    let (browser, _) = app.alice("").await;
+    let page = app.page("/settings", &browser).await;
+    // Each row contains its label and its form. The row without "(this session)" is the other's.
+    let rows: Vec<(bool, String)> = page
+        .body
+        .split("session-list__item")
+        .skip(1)
+        .map(|row| {
+            let marker = r#"name="id" value=""#;
+            let start = row.find(marker).expect("an id field") + marker.len();
+            let id = row[start..start + row[start..].find('"').expect("a quote")].to_owned();
+            (row.contains("(this session)"), id)
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", page.body);
+    let current: Vec<_> = rows.iter().filter(|(current, _)| *current).collect();
+    assert_eq!(current.len(), 1, "{}", page.body);
+    let other_id = &rows
+        .iter()
+        .find(|(current, _)| !current)
+        .expect("another row")
+        .1;
+
+    let token = page.form_token();
+    let ended = app
+        .submit(
+            "/settings/sessions/end",
+            &browser,
+            &[("csrf", &token), ("id", other_id)],
+        )
+        .await;
+    assert_eq!(ended.location(), "/settings?notice=session-ended");
+    let gone = app.page("/settings", &other).await;
+    assert_eq!(
+        gone.status,
+        StatusCode::SEE_OTHER,
+        "the other session ended"
+    );
+    let kept = app.page("/settings", &browser).await;
+    assert_eq!(kept.status, StatusCode::OK);
 }

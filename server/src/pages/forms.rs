@@ -13,7 +13,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use app::data::{outcome, TotpEnrolment};
-use app::form::{after_first_factor, after_second_factor, page_url, password_failure, TOKEN_FIELD};
+use app::form::{
+    after_first_factor, after_second_factor, elevation_failure, page_url, password_change_failure,
+    password_failure, TOKEN_FIELD,
+};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::CONTENT_TYPE;
@@ -132,13 +135,10 @@ fn back(path: &str, code: &str, keep: &[(&str, &str)], answer: Option<&ApiAnswer
     see_other(&page_url(path, &pairs), cookies)
 }
 
-/// Returns whether the API refused because the session is not elevated.
+/// Returns whether the API refused because the session is not elevated (a code or the second
+/// factor is missing). The two-factor settings page shows one message for both.
 fn needs_elevation(answer: &ApiAnswer) -> bool {
-    answer.status == StatusCode::FORBIDDEN
-        && answer
-            .data()
-            .and_then(|data| data.get("elevation"))
-            .is_some()
+    elevation_failure(answer.status.as_u16(), &answer.body).is_some()
 }
 
 /// Reads `data.redirect` of an API response when it names a safe redirect target.
@@ -278,11 +278,7 @@ async fn change_password(
         )
         .await;
     if !answer.is_ok() {
-        let code = match answer.status.as_u16() {
-            _ if needs_elevation(&answer) => outcome::ELEVATION,
-            401 => outcome::CREDENTIALS,
-            status => password_failure(status, &answer.body),
-        };
+        let code = password_change_failure(answer.status.as_u16(), &answer.body);
         return back("/settings", code, &[], Some(&answer));
     }
     see_other(
@@ -456,12 +452,8 @@ async fn two_factor_step(
     let page = "/settings/two-factor";
     let answer = form.caller.call(&state.api, method, path, request).await;
     if !answer.is_ok() {
-        let elevation_needed = answer
-            .data()
-            .and_then(|data| data.get("elevation"))
-            .is_some();
         // A code form's 400 is a wrong code, not a malformed request.
-        let code = if elevation_needed {
+        let code = if needs_elevation(&answer) {
             outcome::ELEVATION
         } else if refused == outcome::CODE && answer.status == StatusCode::BAD_REQUEST {
             outcome::CODE

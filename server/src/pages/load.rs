@@ -122,7 +122,7 @@ pub(super) async fn load_page(
     };
     if let Some(session) = &session {
         data.user = Some(user_view(session));
-        load_session_data(&state, page, &caller, &mut data).await;
+        load_session_data(&state, entry, page, &caller, &mut data).await;
     }
 
     if let Some(pending) = request.extensions().get::<PendingTotp>() {
@@ -245,7 +245,13 @@ fn user_view(session: &ActiveSession) -> UserView {
 
 /// Loads what a signed-in user's page shows from the JSON API, with the request's cookies. A
 /// failed call leaves its part of the page empty rather than failing the page.
-async fn load_session_data(state: &PagesState, page: Page, caller: &Caller, data: &mut PageData) {
+async fn load_session_data(
+    state: &PagesState,
+    entry: &CookieDomainEntry,
+    page: Page,
+    caller: &Caller,
+    data: &mut PageData,
+) {
     if matches!(
         page,
         Page::SecondFactor | Page::Settings | Page::TwoFactorSettings
@@ -265,16 +271,25 @@ async fn load_session_data(state: &PagesState, page: Page, caller: &Caller, data
             data.sessions = session_views(sessions.data());
         }
     }
-    if page == Page::TwoFactorSettings {
+    if matches!(page, Page::Settings | Page::TwoFactorSettings) {
         let elevation = caller
             .call(&state.api, Method::GET, "/api/user/session/elevation", None)
             .await;
-        data.elevated = elevation
-            .data()
-            .filter(|_| elevation.is_ok())
-            .and_then(|data| data.get("elevated"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let flag = |name: &str| {
+            elevation
+                .data()
+                .filter(|_| elevation.is_ok())
+                .and_then(|data| data.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        data.elevated = flag("elevated");
+        data.can_skip_second_factor = flag("can_skip_second_factor");
+        let second_factor_done = data.user.as_ref().is_some_and(|user| user.level >= 2);
+        if page == Page::Settings && flag("require_second_factor") && !second_factor_done {
+            data.second_factor_link =
+                own_address(state, entry, "settings").map(|rd| page_url("/2fa", &[("rd", &rd)]));
+        }
     }
 }
 
