@@ -324,6 +324,7 @@ on_both_databases!(
     no_js_totp_enrolment,
     settings_ask_second_factor,
     settings_end_other_session,
+    form_foreign_origin_rejected,
 );
 
 async fn pages_carry_security_headers(backend: Backend) {
@@ -1193,4 +1194,46 @@ async fn settings_end_other_session(backend: Backend) {
     );
     let kept = app.page("/settings", &browser).await;
     assert_eq!(kept.status, StatusCode::OK);
+}
+
+async fn form_foreign_origin_rejected(backend: Backend) {
+    let app = App::new(backend).await;
+    let (browser, token) = app.new_browser().await;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", token.as_str()),
+            ("username", "alice"),
+            ("password", "correct-horse-1"),
+        ])
+        .finish();
+    let cookie = browser.cookie_header();
+    let post = |origin: Option<(&'static str, &'static str)>| {
+        let mut headers = vec![
+            ("host", "auth.example.com"),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", cookie.as_str()),
+        ];
+        headers.extend(origin);
+        let body = body.clone();
+        let app = &app;
+        async move { app.send("POST", "/", &headers, &body).await }
+    };
+
+    let foreign = post(Some(("origin", "https://evil.example.net"))).await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    assert_eq!(foreign.header("location"), None);
+    assert_eq!(foreign.cookie("gatehouse_session"), None);
+
+    let sibling = post(Some(("origin", "https://app.example.com"))).await;
+    assert_eq!(sibling.status, StatusCode::FORBIDDEN);
+
+    let foreign_referer = post(Some(("referer", "https://evil.example.net/form"))).await;
+    assert_eq!(foreign_referer.status, StatusCode::FORBIDDEN);
+
+    let neither = post(None).await;
+    assert_eq!(neither.status, StatusCode::FORBIDDEN);
+
+    let own_referer = post(Some(("referer", "https://auth.example.com/?rd="))).await;
+    assert_eq!(own_referer.status, StatusCode::SEE_OTHER);
+    assert!(own_referer.cookie("gatehouse_session").is_some());
 }

@@ -28,6 +28,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use crate::portal::request::same_origin_request;
 use crate::session::cookie::{find_cookie, CookieLookup};
 
 use super::api::{ApiAnswer, Caller};
@@ -73,7 +74,8 @@ impl Submission {
     }
 }
 
-/// Matches the portal (400 when none), reads the form body and checks its token (403).
+/// Matches the portal (400 when none), reads the form body, and checks that the form comes from
+/// the portal's own origin and carries a valid token (403 otherwise).
 #[allow(clippy::result_large_err)]
 fn admit(
     state: &PagesState,
@@ -103,6 +105,15 @@ fn admit(
                 .or_insert_with(|| value.into_owned());
         }
     }
+    // The JSON API repeats this check, but its 403 would reach the form as a failed login.
+    let same_origin = entry
+        .portal
+        .as_ref()
+        .is_some_and(|portal| same_origin_request(portal, &headers));
+    if !same_origin {
+        tracing::info!(%peer, "portal form rejected: Origin or Referer names another site, or both are missing");
+        return Err(forbidden());
+    }
     let token = fields.get(TOKEN_FIELD).map_or("", String::as_str);
     if !is_form || !state.form_key.verify(&headers, &entry.config, token) {
         tracing::info!(%peer, "portal form rejected: form token missing or wrong");
@@ -115,7 +126,7 @@ fn admit(
     })
 }
 
-/// Builds the response to a form whose token failed: 403 with a short page.
+/// Builds the response to a form whose token or origin check failed: 403 with a short page.
 fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
