@@ -24,6 +24,7 @@ use crate::identity::regulation::AttemptRecord;
 use crate::identity::secret::Password;
 use crate::session::ActiveSession;
 use crate::storage::AttemptFactor;
+use crate::telemetry::user_text;
 
 use super::elevation::require_elevated;
 use super::request::{admit, PortalRequest};
@@ -252,6 +253,6 @@ async fn verify_current_password(
 
 async fn record(state: &PortalState, attempt: &AttemptRecord<'_>) {
     if let Err(error) = state.regulator.record(attempt).await {
-        tracing::error!(%error, account_key = attempt.account_key, "recording a password check failed");
+        tracing::error!(%error, account_key = %user_text(attempt.account_key), "recording a password check failed");
     }
 }
