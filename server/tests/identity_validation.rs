@@ -324,6 +324,7 @@ macro_rules! on_both_databases {
 }
 
 on_both_databases!(
+    links_keep_portal_path,
     reset_start_same_answer,
     reset_ends_every_session,
     reset_token_expires,
@@ -1061,4 +1062,32 @@ async fn smtp_starttls_and_implicit_tls() {
             .unwrap_or_else(|error| panic!("{scheme}: {error}"));
         assert!(sink.message(1).contains("ABCD2346"), "{scheme}");
     }
+}
+
+async fn links_keep_portal_path(backend: Backend) {
+    let app = App::edited(backend, TAIL, |yaml| {
+        yaml.replace(
+            "authelia_url: 'https://auth.example.com'",
+            "authelia_url: 'https://auth.example.com/auth'",
+        )
+    })
+    .await;
+    let session = app.session_of("alice", "correct-horse-1").await;
+    app.elevation_code(&session).await;
+    let text = std::fs::read_to_string(app.notifications()).unwrap();
+    assert!(
+        text.contains("https://auth.example.com/auth/revoke/one-time-code?id="),
+        "{text}"
+    );
+
+    app.reset_token().await;
+    let text = std::fs::read_to_string(app.notifications()).unwrap();
+    assert!(
+        text.contains("https://auth.example.com/auth/reset-password/step2?token="),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://auth.example.com/auth/revoke/reset-password?token="),
+        "{text}"
+    );
 }

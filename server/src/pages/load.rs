@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::config::Policy;
 use crate::forward_auth::CookieDomainEntry;
+use crate::portal::links::portal_link;
 use crate::session::{ActiveSession, Level};
 
 use super::api::Caller;
@@ -224,12 +225,7 @@ fn forward_at_once(
 /// Returns the portal's own page at `path` (relative to the portal URL) as an absolute URL, when
 /// it is a safe redirect target.
 fn own_address(state: &PagesState, entry: &CookieDomainEntry, path: &str) -> Option<String> {
-    let mut base = entry.portal.clone()?;
-    if !base.path().ends_with('/') {
-        let with_slash = format!("{}/", base.path());
-        base.set_path(&with_slash);
-    }
-    let url = base.join(path).ok()?;
+    let url = portal_link(entry.portal.as_ref()?, path, &[]);
     state.safe_redirect(url.as_str()).map(|url| url.to_string())
 }
 

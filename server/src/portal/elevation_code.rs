@@ -26,6 +26,7 @@ use crate::forward_auth::client_ip::ClientIp;
 use crate::notify::{templates, Recipient};
 use crate::storage::NewOneTimeToken;
 
+use super::links::portal_link;
 use super::one_time::{
     generate_code, generate_token, is_token_shaped, token_hash, ELEVATION_CODE, ELEVATION_REVOKE,
 };
@@ -142,10 +143,7 @@ pub(super) async fn start(
         .portal
         .as_ref()
         .expect("a matched entry has a portal URL");
-    let mut revoke_link = portal_url
-        .join("revoke/one-time-code")
-        .expect("a relative path joins onto a valid URL");
-    revoke_link.query_pairs_mut().append_pair("id", &delete_id);
+    let revoke_link = portal_link(portal_url, "revoke/one-time-code", &[("id", &delete_id)]);
     let email = templates::elevation_code(
         session.display_name(),
         &code,

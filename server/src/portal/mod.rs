@@ -10,6 +10,7 @@ mod account;
 mod elevation;
 mod elevation_code;
 mod first_factor;
+pub(crate) mod links;
 mod methods;
 pub(crate) mod one_time;
 mod password;
