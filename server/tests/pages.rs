@@ -110,9 +110,26 @@ impl App {
     }
 
     async fn with_remember_me(backend: Backend, remember_me: &str) -> App {
+        App::edited(backend, remember_me, |yaml| yaml).await
+    }
+
+    /// Builds the app with the shared configuration passed through `edit` first.
+    async fn edited(
+        backend: Backend,
+        remember_me: &str,
+        edit: impl FnOnce(String) -> String,
+    ) -> App {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let (services, clock) =
-            common::suite_services(backend, directory.path(), remember_me, RULES, 2, 64).await;
+        let (services, clock) = common::suite_services_edited(
+            backend,
+            directory.path(),
+            remember_me,
+            RULES,
+            2,
+            64,
+            edit,
+        )
+        .await;
         services
             .db
             .upsert_totp_configuration(
@@ -325,6 +342,7 @@ on_both_databases!(
     settings_ask_second_factor,
     settings_end_other_session,
     form_foreign_origin_rejected,
+    custom_reset_url_followed,
 );
 
 async fn pages_carry_security_headers(backend: Backend) {
@@ -1236,4 +1254,62 @@ async fn form_foreign_origin_rejected(backend: Backend) {
     let own_referer = post(Some(("referer", "https://auth.example.com/?rd="))).await;
     assert_eq!(own_referer.status, StatusCode::SEE_OTHER);
     assert!(own_referer.cookie("gatehouse_session").is_some());
+}
+
+async fn custom_reset_url_followed(backend: Backend) {
+    let custom = "https://accounts.example.net/reset";
+    let app = App::edited(backend, "1M", |yaml| {
+        yaml.replace(
+            "authentication_backend:\n",
+            &format!(
+                "authentication_backend:\n  password_reset:\n    disable: true\n    \
+                 custom_url: '{custom}'\n"
+            ),
+        )
+    })
+    .await;
+    let (browser, _) = app.new_browser().await;
+
+    let login = app.page("/", &browser).await;
+    assert!(
+        login.body.contains("Forgot your password?"),
+        "custom_url offers the reset even with disable: {}",
+        login.body
+    );
+    for path in [
+        "/reset-password",
+        "/reset-password/step2?token=abc",
+        "/revoke/reset-password?token=abc",
+    ] {
+        let page = app.page(path, &browser).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(page.location(), custom, "{path}");
+    }
+
+    let token = login.form_token();
+    let form = app
+        .submit(
+            "/reset-password",
+            &browser,
+            &[("csrf", &token), ("username", "alice")],
+        )
+        .await;
+    assert_eq!(form.location(), custom);
+
+    let api = app
+        .send(
+            "POST",
+            "/api/reset-password/identity/start",
+            &[
+                ("host", "auth.example.com"),
+                ("content-type", "application/json"),
+            ],
+            r#"{"username":"alice"}"#,
+        )
+        .await;
+    assert_eq!(
+        api.status,
+        StatusCode::NOT_FOUND,
+        "the built-in reset API is off"
+    );
 }

@@ -338,6 +338,14 @@ async fn request_reset(
     body: Bytes,
 ) -> Response {
     let form = admit_or_return!(state, peer, headers, body);
+    let custom_reset = &state
+        .config
+        .authentication_backend
+        .password_reset
+        .custom_url;
+    if let Some(url) = custom_reset {
+        return see_other(url.as_str(), &[]);
+    }
     let request = json!({ "username": form.field("username").trim() });
 
     let path = "/api/reset-password/identity/start";

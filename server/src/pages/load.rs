@@ -54,6 +54,15 @@ impl Page {
         })
     }
 
+    /// Checks whether the page belongs to Gatehouse's own password reset, which a configured
+    /// `password_reset.custom_url` replaces.
+    fn is_password_reset(self) -> bool {
+        matches!(
+            self,
+            Page::ResetRequest | Page::ResetPassword | Page::RevokeReset
+        )
+    }
+
     fn needs_session(self) -> bool {
         matches!(
             self,
@@ -102,6 +111,14 @@ pub(super) async fn load_page(
         peer,
     };
 
+    let custom_reset = &state
+        .config
+        .authentication_backend
+        .password_reset
+        .custom_url;
+    if let (Some(url), true) = (custom_reset, page.is_password_reset()) {
+        return see_other(url.as_str(), &set_cookies);
+    }
     if let Some(location) = forward_at_once(&state, entry, page, session.as_ref(), &query, &caller)
     {
         return see_other(&location, &set_cookies);
@@ -118,7 +135,7 @@ pub(super) async fn load_page(
         remember_me_allowed: domain.remember_me.is_some(),
         two_factor_in_use: state.authz.access.is_two_factor_in_use(),
         password_change_allowed: !state.config.authentication_backend.password_change.disable,
-        password_reset_allowed: !state.config.authentication_backend.password_reset.disable,
+        password_reset_allowed: password_reset_offered(&state.config),
         ..PageData::default()
     };
     if let Some(session) = &session {
@@ -135,6 +152,13 @@ pub(super) async fn load_page(
         response.headers_mut().append(SET_COOKIE, cookie);
     }
     response
+}
+
+/// Checks whether the sign-in page offers a password reset: Gatehouse's own, unless
+/// `password_reset.disable` is set, or the `custom_url` service, which `disable` does not turn off.
+fn password_reset_offered(config: &crate::config::Config) -> bool {
+    let reset = &config.authentication_backend.password_reset;
+    reset.custom_url.is_some() || !reset.disable
 }
 
 /// A TOTP secret that the form bridge just drew, to be shown once on the page it renders.

@@ -239,7 +239,8 @@ pub fn routes_with_options(services: &Services, options: &PortalOptions) -> Rout
     if !backend.password_change.disable {
         router = router.route("/api/change-password", post(password::change_password));
     }
-    if !backend.password_reset.disable {
+    // A `custom_url` sends users to another reset service, so Gatehouse's own reset is off.
+    if !backend.password_reset.disable && backend.password_reset.custom_url.is_none() {
         router = router
             .route(
                 "/api/reset-password/identity/start",
