@@ -115,6 +115,7 @@ on_both_databases!(
     passkey_user_verification_two_factors,
     credentials_rename_and_delete,
     passkey_start_rate_limited,
+    webauthn_posts_rate_limited,
 );
 
 async fn registration_needs_elevation_and_description(backend: Backend) {
@@ -678,4 +679,95 @@ async fn passkey_start_rate_limited(backend: Backend) {
         limited.body
     );
     assert!(limited.headers.get("retry-after").is_some());
+}
+
+async fn webauthn_posts_rate_limited(backend: Backend) {
+    let tight = "
+server:
+  endpoints:
+    rate_limits:
+      second_factor_totp:
+        buckets:
+          - period: '1m'
+            requests: 3
+";
+    let app = App::new(backend, &format!("{RULES}{PASSKEYS}{tight}")).await;
+    let session = app.alice().await;
+    let garbage = json!({ "response": {} });
+
+    for attempt in 0..3 {
+        let answer = app
+            .call(
+                "POST",
+                "/api/secondfactor/webauthn",
+                Some(&session),
+                Some(&garbage),
+            )
+            .await;
+        assert_ne!(
+            answer.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "assertion {attempt}: {}",
+            answer.body
+        );
+    }
+    for (path, body) in [
+        ("/api/secondfactor/webauthn", garbage.clone()),
+        ("/api/firstfactor/passkey", garbage.clone()),
+        ("/api/secondfactor/password", json!({ "password": "x" })),
+    ] {
+        let limited = app.call("POST", path, Some(&session), Some(&body)).await;
+        assert_eq!(
+            limited.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{path}: {}",
+            limited.body
+        );
+        assert!(limited.headers.get("retry-after").is_some(), "{path}");
+    }
+
+    let register = "/api/secondfactor/webauthn/credential/register";
+    let description = json!({ "description": "Key" });
+    for attempt in 0..3 {
+        let answer = app
+            .call("PUT", register, Some(&session), Some(&description))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "registration {attempt} needs elevation: {}",
+            answer.body
+        );
+    }
+    let limited = app
+        .call(
+            "DELETE",
+            "/api/secondfactor/webauthn/credential/1",
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
+
+    // A bucket keeps its counts up to one sixteenth of its period longer than the period.
+    app.clock.advance_millis(65_000);
+    let later = app
+        .call(
+            "POST",
+            "/api/secondfactor/webauthn",
+            Some(&session),
+            Some(&garbage),
+        )
+        .await;
+    assert_ne!(
+        later.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        later.body
+    );
 }
