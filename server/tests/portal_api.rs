@@ -850,6 +850,33 @@ async fn logout_ends_session(backend: Backend) {
         .await;
     assert_eq!(empty.status, StatusCode::OK);
     assert_eq!(empty.json()["data"]["safeTargetURL"], json!(false));
+    let empty_object = app
+        .post_from("127.0.0.1:40000", None, "/api/logout", None, "{}")
+        .await;
+    assert_eq!(empty_object.status, StatusCode::OK);
+
+    let session = app.alice_session().await;
+    for body in [
+        "[]",
+        r#"["https://app.example.com/"]"#,
+        "null",
+        r#""https://app.example.com/""#,
+        "7",
+        r#"{"targetURL": 7}"#,
+        "{",
+    ] {
+        let rejected = app
+            .post_from("127.0.0.1:40000", None, "/api/logout", Some(&session), body)
+            .await;
+        assert_eq!(rejected.status, StatusCode::BAD_REQUEST, "body {body}");
+        assert_eq!(rejected.json()["status"], json!("KO"), "body {body}");
+        assert_eq!(rejected.set_cookie(), None, "body {body}");
+    }
+    assert_eq!(
+        app.level(&session).await,
+        json!(1),
+        "a rejected logout keeps the session"
+    );
 }
 
 async fn user_info_needs_login(backend: Backend) {

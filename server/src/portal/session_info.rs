@@ -102,6 +102,19 @@ struct LogoutBody {
     target_url: Option<String>,
 }
 
+/// Reads the logout body: empty (no target URL) or a JSON object. serde would also read a
+/// struct from a JSON array (`[]`, `["https://…"]`), so the shape is checked first.
+fn parse_logout_body(body: &[u8]) -> Option<LogoutBody> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Some(LogoutBody::default());
+    }
+    let value = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    if !value.is_object() {
+        return None;
+    }
+    serde_json::from_value(value).ok()
+}
+
 /// `POST /api/logout`: deletes the session from the store and clears the cookie. An empty body
 /// counts as no target URL.
 pub(super) async fn logout(
@@ -114,18 +127,11 @@ pub(super) async fn logout(
         Ok(portal) => portal,
         Err(response) => return response,
     };
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        LogoutBody::default()
-    } else {
-        match serde_json::from_slice::<LogoutBody>(&body) {
-            Ok(body) => body,
-            Err(_) => {
-                return ko(
-                    StatusCode::BAD_REQUEST,
-                    "The body must be a JSON object with an optional targetURL string.",
-                )
-            }
-        }
+    let Some(body) = parse_logout_body(&body) else {
+        return ko(
+            StatusCode::BAD_REQUEST,
+            "The body must be empty or a JSON object with an optional targetURL string.",
+        );
     };
 
     let domain = &portal.entry.config;
