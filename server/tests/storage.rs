@@ -182,6 +182,7 @@ on_both_databases!(
     newer_migration_rejected,
     cleanup_deletes_dead_rows,
     cleanup_deletes_spent_tokens,
+    webauthn_user_handle_kept,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1709,4 +1710,27 @@ async fn cleanup_deletes_spent_tokens(test: &TestDatabase) {
         .await
         .unwrap();
     assert!(live.is_some(), "the unused, unexpired token stays");
+}
+
+async fn webauthn_user_handle_kept(test: &TestDatabase) {
+    let database = &test.database;
+    let first = database
+        .ensure_webauthn_user_handle("alice", &[1; 16], 1_000)
+        .await
+        .unwrap();
+    assert_eq!(first, vec![1; 16]);
+    let again = database
+        .ensure_webauthn_user_handle("alice", &[2; 16], 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        vec![1; 16],
+        "the stored handle wins over a new candidate"
+    );
+    let other = database
+        .ensure_webauthn_user_handle("bob", &[2; 16], 2_000)
+        .await
+        .unwrap();
+    assert_eq!(other, vec![2; 16]);
 }
