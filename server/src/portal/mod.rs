@@ -9,6 +9,7 @@
 mod account;
 mod elevation;
 mod elevation_code;
+mod extract;
 mod first_factor;
 pub(crate) mod links;
 mod methods;
