@@ -33,6 +33,13 @@ pub struct PageData {
     pub sessions: Vec<SessionView>,
     /// Whether the session is elevated for sensitive changes.
     pub elevated: bool,
+    /// The second-factor page, with `rd` back to this page, when sensitive changes need the
+    /// second factor first (`require_second_factor` and a user who has one but did not use it in
+    /// this session).
+    pub second_factor_link: Option<String>,
+    /// Whether the completed second factor stands in for an e-mailed code
+    /// (`skip_second_factor`).
+    pub can_skip_second_factor: bool,
     /// Whether the user may change their password here.
     pub password_change_allowed: bool,
     /// Whether a password reset link may be requested.

@@ -91,6 +91,34 @@ pub fn password_failure(status: u16, body: &serde_json::Value) -> &'static str {
     }
 }
 
+/// Maps a failed password change to an outcome code, the same with and without JavaScript: a
+/// missing second factor or elevation (403 with `data.second_factor` or `data.elevation`), a
+/// wrong current password (401), the policy's rejection, or the status's code.
+pub fn password_change_failure(status: u16, body: &serde_json::Value) -> &'static str {
+    if let Some(code) = elevation_failure(status, body) {
+        return code;
+    }
+    let message = body
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    if status == 401 {
+        outcome::CREDENTIALS
+    } else if message.contains("password policy") {
+        outcome::PASSWORD_POLICY
+    } else {
+        outcome::for_status(status, outcome::FORBIDDEN)
+    }
+}
+
+/// Maps the elevation guard's 403 to what the user must do first: the second factor when
+/// `data.second_factor` is true, else an e-mailed code. `None` for any other response.
+pub fn elevation_failure(status: u16, body: &serde_json::Value) -> Option<&'static str> {
+    let flags = body.get("data").filter(|_| status == 403)?;
+    let second_factor = flags.get("second_factor") == Some(&serde_json::Value::Bool(true));
+    (second_factor || flags.get("elevation").is_some()).then(|| outcome::for_elevation(body))
+}
+
 /// The hidden field with the page's form token.
 #[component]
 pub fn TokenField(token: String) -> impl IntoView {
@@ -200,6 +228,25 @@ pub mod client {
         next: impl FnOnce(&Answer) -> String + 'static,
     ) {
         use crate::data::outcome;
+
+        let failure = move |answer: &Answer| {
+            super::elevation_failure(answer.status, &answer.body)
+                .unwrap_or_else(|| outcome::for_status(answer.status, refused))
+        };
+        submit_with(pending, error, request, body, failure, next);
+    }
+
+    /// Sends the JSON request of a hydrated form as [`submit`] does, with `failure` choosing the
+    /// outcome code of a failed response.
+    pub fn submit_with(
+        pending: leptos::prelude::RwSignal<bool>,
+        error: leptos::prelude::RwSignal<Option<String>>,
+        request: (&'static str, String),
+        body: Value,
+        failure: impl FnOnce(&Answer) -> &'static str + 'static,
+        next: impl FnOnce(&Answer) -> String + 'static,
+    ) {
+        use crate::data::outcome;
         use leptos::prelude::{GetUntracked, Set};
 
         if pending.get_untracked() {
@@ -211,12 +258,7 @@ pub mod client {
             match send_json(method, &path, &body).await {
                 Some(answer) if answer.is_ok() => go_to(&next(&answer)),
                 Some(answer) => {
-                    let code = if needs_elevation(&answer) {
-                        outcome::for_elevation(&answer.body)
-                    } else {
-                        outcome::for_status(answer.status, refused)
-                    };
-                    error.set(Some(code.to_owned()));
+                    error.set(Some(failure(&answer).to_owned()));
                     pending.set(false);
                 }
                 None => {
@@ -288,6 +330,30 @@ mod tests {
             "/2fa?rm=GET"
         );
         assert_eq!(page_url("/settings", &[]), "/settings");
+    }
+
+    #[test]
+    fn password_change_failures() {
+        let policy = serde_json::json!({"status": "KO", "message":
+            "Your supplied password does not meet the password policy requirements."});
+        assert_eq!(
+            password_change_failure(400, &policy),
+            outcome::PASSWORD_POLICY
+        );
+        let wrong = serde_json::json!({"status": "KO", "message": "Authentication failed."});
+        assert_eq!(password_change_failure(401, &wrong), outcome::CREDENTIALS);
+        let malformed = serde_json::json!({"status": "KO", "message": "The body must be …"});
+        assert_eq!(password_change_failure(400, &malformed), outcome::INVALID);
+        let second_factor = serde_json::json!({"status": "KO",
+            "data": {"elevation": true, "first_factor": false, "second_factor": true}});
+        assert_eq!(
+            password_change_failure(403, &second_factor),
+            outcome::SECOND_FACTOR_FIRST
+        );
+        let code = serde_json::json!({"status": "KO",
+            "data": {"elevation": true, "first_factor": false, "second_factor": false}});
+        assert_eq!(password_change_failure(403, &code), outcome::ELEVATION);
+        assert_eq!(password_change_failure(429, &wrong), outcome::RATE_LIMITED);
     }
 
     #[test]

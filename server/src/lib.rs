@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod forward_auth;
+pub mod housekeeping;
 pub mod http;
 pub mod identity;
 pub mod notify;

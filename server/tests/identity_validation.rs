@@ -324,6 +324,8 @@ macro_rules! on_both_databases {
 }
 
 on_both_databases!(
+    failed_codes_count_for_regulation,
+    links_keep_portal_path,
     reset_start_same_answer,
     reset_ends_every_session,
     reset_token_expires,
@@ -1061,4 +1063,82 @@ async fn smtp_starttls_and_implicit_tls() {
             .unwrap_or_else(|error| panic!("{scheme}: {error}"));
         assert!(sink.message(1).contains("ABCD2346"), "{scheme}");
     }
+}
+
+async fn links_keep_portal_path(backend: Backend) {
+    let app = App::edited(backend, TAIL, |yaml| {
+        yaml.replace(
+            "authelia_url: 'https://auth.example.com'",
+            "authelia_url: 'https://auth.example.com/auth'",
+        )
+    })
+    .await;
+    let session = app.session_of("alice", "correct-horse-1").await;
+    app.elevation_code(&session).await;
+    let text = std::fs::read_to_string(app.notifications()).unwrap();
+    assert!(
+        text.contains("https://auth.example.com/auth/revoke/one-time-code?id="),
+        "{text}"
+    );
+
+    app.reset_token().await;
+    let text = std::fs::read_to_string(app.notifications()).unwrap();
+    assert!(
+        text.contains("https://auth.example.com/auth/reset-password/step2?token="),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://auth.example.com/auth/revoke/reset-password?token="),
+        "{text}"
+    );
+}
+
+async fn failed_codes_count_for_regulation(backend: Backend) {
+    // Regulation's defaults: three failures within two minutes ban the user for five minutes.
+    let app = App::new(backend, TAIL).await;
+    let session = app.session_of("alice", "correct-horse-1").await;
+    let (code, _) = app.elevation_code(&session).await;
+    for attempt in 0..3 {
+        let wrong = app.submit_code(&session, "203.0.113.7", "WRONGONE").await;
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN, "attempt {attempt}");
+    }
+
+    let attempts = app
+        .services
+        .db
+        .attempts_for_account("alice", 0, 10)
+        .await
+        .unwrap();
+    let failed_codes: Vec<_> = attempts
+        .iter()
+        .filter(|attempt| attempt.method == "one_time_code")
+        .collect();
+    assert_eq!(failed_codes.len(), 3);
+    assert!(failed_codes.iter().all(|attempt| !attempt.successful));
+    assert!(failed_codes
+        .iter()
+        .all(|attempt| attempt.factor == gatehouse::storage::AttemptFactor::Second));
+
+    let banned = app.submit_code(&session, "203.0.113.7", &code).await;
+    assert_eq!(
+        banned.status,
+        StatusCode::FORBIDDEN,
+        "a banned user's right code is not checked"
+    );
+    assert_eq!(
+        app.elevation_state(&session, "203.0.113.7").await["elevated"],
+        json!(false)
+    );
+    let login = app.login("alice", "correct-horse-1").await;
+    assert_eq!(
+        login.status,
+        StatusCode::UNAUTHORIZED,
+        "the ban covers logins too"
+    );
+
+    app.clock.advance_millis(5 * 60 * 1000 + 1);
+    let session = app.session_of("alice", "correct-horse-1").await;
+    let (code, _) = app.elevation_code(&session).await;
+    let accepted = app.submit_code(&session, "203.0.113.7", &code).await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
 }

@@ -118,9 +118,28 @@ impl App {
 
     /// Builds the app with `tail` appended to the shared configuration.
     async fn with_config(backend: Backend, remember_me: &str, tail: &str) -> App {
+        App::edited(backend, remember_me, tail, |yaml| yaml).await
+    }
+
+    /// Builds the app with `tail` appended to the shared configuration, then the whole
+    /// configuration passed through `edit`.
+    async fn edited(
+        backend: Backend,
+        remember_me: &str,
+        tail: &str,
+        edit: impl FnOnce(String) -> String,
+    ) -> App {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let (services, clock) =
-            common::suite_services(backend, directory.path(), remember_me, tail, 2, 64).await;
+        let (services, clock) = common::suite_services_edited(
+            backend,
+            directory.path(),
+            remember_me,
+            tail,
+            2,
+            64,
+            edit,
+        )
+        .await;
         services
             .db
             .upsert_totp_configuration(
@@ -350,6 +369,10 @@ on_both_databases!(
     no_js_totp_enrolment,
     no_js_security_key_forms,
     no_js_password_step_after_passkey,
+    settings_ask_second_factor,
+    settings_end_other_session,
+    form_foreign_origin_rejected,
+    custom_reset_url_followed,
 );
 
 async fn pages_carry_security_headers(backend: Backend) {
@@ -1436,4 +1459,199 @@ async fn no_js_password_step_after_passkey(backend: Backend) {
     let state = app.json("GET", "/api/state", &other, None).await;
     assert_eq!(data_of(&state)["authentication_level"], 2);
     assert_eq!(data_of(&state)["username"], "bob");
+}
+
+async fn settings_ask_second_factor(backend: Backend) {
+    let app = App::new(backend).await;
+    let (mut browser, _) = app.alice("").await;
+    let link = r#"href="/2fa?rd=https%3A%2F%2Fauth.example.com%2Fsettings""#;
+
+    let page = app.page("/settings", &browser).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(link), "{}", page.body);
+    assert!(!page.body.contains("get one on the second-factor page"));
+
+    let token = page.form_token();
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "alice"),
+        ("old_password", "correct-horse-1"),
+        ("new_password", "another-horse-2"),
+        ("confirm_password", "another-horse-2"),
+    ];
+    let refused = app.submit("/settings/password", &browser, &fields).await;
+    assert_eq!(refused.location(), "/settings?error=second-factor-first");
+
+    let second_factor = app.page("/2fa", &browser).await.form_token();
+    let code = app.code();
+    let verified = app
+        .submit(
+            "/2fa",
+            &browser,
+            &[("csrf", &second_factor), ("token", &code)],
+        )
+        .await;
+    browser.session = verified.cookie("gatehouse_session");
+    let page = app.page("/settings", &browser).await;
+    assert!(!page.body.contains(link), "{}", page.body);
+    assert!(
+        page.body.contains("get one on the second-factor page"),
+        "{}",
+        page.body
+    );
+    let token = page.form_token();
+    let fields = [
+        ("csrf", token.as_str()),
+        ("username", "alice"),
+        ("old_password", "correct-horse-1"),
+        ("new_password", "another-horse-2"),
+        ("confirm_password", "another-horse-2"),
+    ];
+    let refused = app.submit("/settings/password", &browser, &fields).await;
+    assert_eq!(refused.location(), "/settings?error=elevation");
+}
+
+async fn settings_end_other_session(backend: Backend) {
+    let app = App::new(backend).await;
+    let (other, _) = app.alice("").await;
+    let (browser, _) = app.alice("").await;
+    let page = app.page("/settings", &browser).await;
+    // Each row contains its label and its form. The row without "(this session)" is the other's.
+    let rows: Vec<(bool, String)> = page
+        .body
+        .split("session-list__item")
+        .skip(1)
+        .map(|row| {
+            let marker = r#"name="id" value=""#;
+            let start = row.find(marker).expect("an id field") + marker.len();
+            let id = row[start..start + row[start..].find('"').expect("a quote")].to_owned();
+            (row.contains("(this session)"), id)
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", page.body);
+    let current: Vec<_> = rows.iter().filter(|(current, _)| *current).collect();
+    assert_eq!(current.len(), 1, "{}", page.body);
+    let other_id = &rows
+        .iter()
+        .find(|(current, _)| !current)
+        .expect("another row")
+        .1;
+
+    let token = page.form_token();
+    let ended = app
+        .submit(
+            "/settings/sessions/end",
+            &browser,
+            &[("csrf", &token), ("id", other_id)],
+        )
+        .await;
+    assert_eq!(ended.location(), "/settings?notice=session-ended");
+    let gone = app.page("/settings", &other).await;
+    assert_eq!(
+        gone.status,
+        StatusCode::SEE_OTHER,
+        "the other session ended"
+    );
+    let kept = app.page("/settings", &browser).await;
+    assert_eq!(kept.status, StatusCode::OK);
+}
+
+async fn form_foreign_origin_rejected(backend: Backend) {
+    let app = App::new(backend).await;
+    let (browser, token) = app.new_browser().await;
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("csrf", token.as_str()),
+            ("username", "alice"),
+            ("password", "correct-horse-1"),
+        ])
+        .finish();
+    let cookie = browser.cookie_header();
+    let post = |origin: Option<(&'static str, &'static str)>| {
+        let mut headers = vec![
+            ("host", "auth.example.com"),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("cookie", cookie.as_str()),
+        ];
+        headers.extend(origin);
+        let body = body.clone();
+        let app = &app;
+        async move { app.send("POST", "/", &headers, &body).await }
+    };
+
+    let foreign = post(Some(("origin", "https://evil.example.net"))).await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    assert_eq!(foreign.header("location"), None);
+    assert_eq!(foreign.cookie("gatehouse_session"), None);
+
+    let sibling = post(Some(("origin", "https://app.example.com"))).await;
+    assert_eq!(sibling.status, StatusCode::FORBIDDEN);
+
+    let foreign_referer = post(Some(("referer", "https://evil.example.net/form"))).await;
+    assert_eq!(foreign_referer.status, StatusCode::FORBIDDEN);
+
+    let neither = post(None).await;
+    assert_eq!(neither.status, StatusCode::FORBIDDEN);
+
+    let own_referer = post(Some(("referer", "https://auth.example.com/?rd="))).await;
+    assert_eq!(own_referer.status, StatusCode::SEE_OTHER);
+    assert!(own_referer.cookie("gatehouse_session").is_some());
+}
+
+async fn custom_reset_url_followed(backend: Backend) {
+    let custom = "https://accounts.example.net/reset";
+    let app = App::edited(backend, "1M", RULES, |yaml| {
+        yaml.replace(
+            "authentication_backend:\n",
+            &format!(
+                "authentication_backend:\n  password_reset:\n    disable: true\n    \
+                 custom_url: '{custom}'\n"
+            ),
+        )
+    })
+    .await;
+    let (browser, _) = app.new_browser().await;
+
+    let login = app.page("/", &browser).await;
+    assert!(
+        login.body.contains("Forgot your password?"),
+        "custom_url offers the reset even with disable: {}",
+        login.body
+    );
+    for path in [
+        "/reset-password",
+        "/reset-password/step2?token=abc",
+        "/revoke/reset-password?token=abc",
+    ] {
+        let page = app.page(path, &browser).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(page.location(), custom, "{path}");
+    }
+
+    let token = login.form_token();
+    let form = app
+        .submit(
+            "/reset-password",
+            &browser,
+            &[("csrf", &token), ("username", "alice")],
+        )
+        .await;
+    assert_eq!(form.location(), custom);
+
+    let api = app
+        .send(
+            "POST",
+            "/api/reset-password/identity/start",
+            &[
+                ("host", "auth.example.com"),
+                ("content-type", "application/json"),
+            ],
+            r#"{"username":"alice"}"#,
+        )
+        .await;
+    assert_eq!(
+        api.status,
+        StatusCode::NOT_FOUND,
+        "the built-in reset API is off"
+    );
 }

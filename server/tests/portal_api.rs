@@ -319,6 +319,7 @@ on_both_databases!(
     safe_redirection_check,
     cross_site_posts_rejected,
     unknown_portal_host_rejected,
+    long_username_logged_short,
 );
 
 async fn login_cookie_passes_authz(backend: Backend) {
@@ -849,6 +850,33 @@ async fn logout_ends_session(backend: Backend) {
         .await;
     assert_eq!(empty.status, StatusCode::OK);
     assert_eq!(empty.json()["data"]["safeTargetURL"], json!(false));
+    let empty_object = app
+        .post_from("127.0.0.1:40000", None, "/api/logout", None, "{}")
+        .await;
+    assert_eq!(empty_object.status, StatusCode::OK);
+
+    let session = app.alice_session().await;
+    for body in [
+        "[]",
+        r#"["https://app.example.com/"]"#,
+        "null",
+        r#""https://app.example.com/""#,
+        "7",
+        r#"{"targetURL": 7}"#,
+        "{",
+    ] {
+        let rejected = app
+            .post_from("127.0.0.1:40000", None, "/api/logout", Some(&session), body)
+            .await;
+        assert_eq!(rejected.status, StatusCode::BAD_REQUEST, "body {body}");
+        assert_eq!(rejected.json()["status"], json!("KO"), "body {body}");
+        assert_eq!(rejected.set_cookie(), None, "body {body}");
+    }
+    assert_eq!(
+        app.level(&session).await,
+        json!(1),
+        "a rejected logout keeps the session"
+    );
 }
 
 async fn user_info_needs_login(backend: Backend) {
@@ -1089,4 +1117,67 @@ async fn unknown_portal_host_rejected(backend: Backend) {
         .await;
     assert_eq!(login.status, StatusCode::BAD_REQUEST);
     assert!(login.set_cookie().is_none());
+}
+
+/// A log writer that keeps every line in memory, for tests that read the log.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("the log buffer")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("the log buffer")).into_owned()
+    }
+}
+
+async fn long_username_logged_short(backend: Backend) {
+    let app = App::new(backend, &format!("{SHARED_RULES}{USER_REGULATION}")).await;
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime has one thread, so every request of this test logs through this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let long_name = "x".repeat(200 * 1024);
+    for _ in 0..3 {
+        let answer = app.login(&long_name, "wrong-password").await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    let text = log.text();
+    assert!(
+        text.contains("first factor rejected: wrong user name or password"),
+        "{text}"
+    );
+    assert!(
+        text.contains("banned after repeated failed authentication attempts"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&"x".repeat(65)),
+        "a log line holds the whole name"
+    );
+    let marker = format!("{}…({} more bytes)", "x".repeat(64), 200 * 1024 - 64);
+    assert!(text.contains(&marker), "{}", &text[..text.len().min(2000)]);
+    assert!(
+        text.len() < 16 * 1024,
+        "the log grew to {} bytes",
+        text.len()
+    );
 }

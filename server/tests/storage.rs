@@ -180,6 +180,9 @@ on_both_databases!(
     audit_events,
     wrong_encryption_key_rejected,
     newer_migration_rejected,
+    cleanup_deletes_dead_rows,
+    cleanup_deletes_spent_tokens,
+    webauthn_user_handle_kept,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1542,4 +1545,192 @@ async fn postgres_unreachable_names_address() {
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert!(!message.contains("do-not-print-this-password"), "{message}");
     assert!(!format!("{error:?}").contains("do-not-print-this-password"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Periodic cleanup
+
+/// Counts the rows of `table` behind the repositories' back.
+async fn count_rows(test: &TestDatabase, table: &str) -> i64 {
+    let statement = format!("SELECT COUNT(*) FROM {table}");
+    match test.raw().await {
+        RawConnection::Sqlite(mut connection) => sqlx::query_scalar(&statement)
+            .fetch_one(&mut connection)
+            .await
+            .expect("count rows"),
+        RawConnection::Postgres(mut connection) => sqlx::query_scalar(&statement)
+            .fetch_one(&mut connection)
+            .await
+            .expect("count rows"),
+    }
+}
+
+/// Builds a configuration with the cookie domain `example.com` (expiration 1h, inactivity 5m,
+/// remember-me 1M) and `regulation.find_time` of two minutes.
+fn cleanup_config() -> gatehouse::config::Config {
+    let yaml = "
+session:
+  secret: 'test-session-secret-0123456789abcdefghijkl'
+  expiration: '1h'
+  inactivity: '5m'
+  remember_me: '1M'
+  cookies:
+    - domain: 'example.com'
+      authelia_url: 'https://auth.example.com'
+storage:
+  encryption_key: 'test-encryption-key-0123456789abcdefghij'
+  local:
+    path: '/nonexistent/gatehouse.sqlite3'
+notifier:
+  filesystem:
+    filename: '/nonexistent/notifications.txt'
+identity_validation:
+  reset_password:
+    jwt_secret: 'test-reset-secret-0123456789abcdefghijklm'
+regulation:
+  max_retries: 3
+  find_time: '2m'
+  ban_time: '5m'
+";
+    gatehouse::config::load_str(yaml, &std::collections::HashMap::new())
+        .expect("the cleanup configuration is valid")
+        .config
+}
+
+async fn cleanup_deletes_dead_rows(test: &TestDatabase) {
+    let database = &test.database;
+    let config = cleanup_config();
+    let now = 100 * 3_600_000;
+    let minute = 60_000;
+
+    let fresh = session("fresh", Some("alice"), now - minute);
+    let idle = session("idle", Some("alice"), now - 10 * minute);
+    let too_old = SessionRecord {
+        last_activity_at: now - minute,
+        ..session("too-old", Some("alice"), now - 2 * 3_600_000)
+    };
+    let removed_domain = SessionRecord {
+        cookie_domain: "removed.example.org".to_string(),
+        ..session("removed-domain", Some("alice"), now - minute)
+    };
+    for record in [&fresh, &idle, &too_old, &removed_domain] {
+        database.insert_session(record).await.unwrap();
+    }
+
+    database
+        .record_attempt(&attempt(now - 3 * minute, "alice", false, None))
+        .await
+        .unwrap();
+    database
+        .record_attempt(&attempt(now - minute, "alice", false, None))
+        .await
+        .unwrap();
+
+    let binding = "binding";
+    database
+        .put_ceremony(
+            binding,
+            "expired",
+            None,
+            b"state",
+            now - 2 * minute,
+            now - minute,
+        )
+        .await
+        .unwrap();
+    database
+        .put_ceremony(
+            binding,
+            "pending",
+            None,
+            b"state",
+            now - minute,
+            now + minute,
+        )
+        .await
+        .unwrap();
+
+    let counts = gatehouse::housekeeping::clean_up(database, &config, now)
+        .await
+        .expect("the cleanup runs");
+    assert_eq!(counts.sessions, 3);
+    assert_eq!(counts.attempts, 1);
+    assert_eq!(counts.ceremonies, 1);
+    assert_eq!(counts.one_time_tokens, 0);
+
+    assert_eq!(session_ids(database, "alice").await, vec!["fresh"]);
+    let attempts = database.attempts_for_account("alice", 0, 10).await.unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].time, now - minute);
+    assert_eq!(count_rows(test, "pending_ceremonies").await, 1);
+    assert!(database
+        .get_ceremony(binding, "pending", now)
+        .await
+        .unwrap()
+        .is_some());
+
+    let again = gatehouse::housekeeping::clean_up(database, &config, now)
+        .await
+        .expect("the cleanup runs again");
+    assert_eq!(again, gatehouse::housekeeping::CleanupCounts::default());
+}
+
+async fn cleanup_deletes_spent_tokens(test: &TestDatabase) {
+    let database = &test.database;
+    let config = cleanup_config();
+    let now = 50_000;
+    for (hash, expires_at) in [
+        ("expired", now - 1),
+        ("consumed", now + 10_000),
+        ("revoked", now + 10_000),
+        ("live", now + 10_000),
+    ] {
+        database
+            .insert_one_time_token(&token(hash, "reset_password", "alice", 1_000, expires_at))
+            .await
+            .unwrap();
+    }
+    let consumed = database
+        .consume_one_time_token("consumed", "reset_password", now - 10)
+        .await
+        .unwrap();
+    assert_eq!(consumed.as_deref(), Some("alice"));
+    assert!(database
+        .revoke_one_time_token("revoked", "reset_password", now - 10)
+        .await
+        .unwrap());
+
+    let counts = gatehouse::housekeeping::clean_up(database, &config, now)
+        .await
+        .expect("the cleanup runs");
+    assert_eq!(counts.one_time_tokens, 3);
+    assert_eq!(count_rows(test, "one_time_tokens").await, 1);
+    let live = database
+        .peek_one_time_token("live", "reset_password", now)
+        .await
+        .unwrap();
+    assert!(live.is_some(), "the unused, unexpired token stays");
+}
+
+async fn webauthn_user_handle_kept(test: &TestDatabase) {
+    let database = &test.database;
+    let first = database
+        .ensure_webauthn_user_handle("alice", &[1; 16], 1_000)
+        .await
+        .unwrap();
+    assert_eq!(first, vec![1; 16]);
+    let again = database
+        .ensure_webauthn_user_handle("alice", &[2; 16], 2_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        vec![1; 16],
+        "the stored handle wins over a new candidate"
+    );
+    let other = database
+        .ensure_webauthn_user_handle("bob", &[2; 16], 2_000)
+        .await
+        .unwrap();
+    assert_eq!(other, vec![2; 16]);
 }

@@ -115,6 +115,8 @@ on_both_databases!(
     passkey_user_verification_two_factors,
     credentials_rename_and_delete,
     passkey_start_rate_limited,
+    webauthn_posts_rate_limited,
+    passkey_survives_secret_rotation,
 );
 
 async fn registration_needs_elevation_and_description(backend: Backend) {
@@ -712,4 +714,164 @@ async fn passkey_start_rate_limited(backend: Backend) {
         limited.body
     );
     assert!(limited.headers.get("retry-after").is_some());
+}
+
+async fn webauthn_posts_rate_limited(backend: Backend) {
+    let tight = "
+server:
+  endpoints:
+    rate_limits:
+      second_factor_totp:
+        buckets:
+          - period: '1m'
+            requests: 3
+";
+    let app = App::new(backend, &format!("{RULES}{PASSKEYS}{tight}")).await;
+    let session = app.alice().await;
+    let garbage = json!({ "response": {} });
+
+    for attempt in 0..3 {
+        let answer = app
+            .call(
+                "POST",
+                "/api/secondfactor/webauthn",
+                Some(&session),
+                Some(&garbage),
+            )
+            .await;
+        assert_ne!(
+            answer.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "assertion {attempt}: {}",
+            answer.body
+        );
+    }
+    for (path, body) in [
+        ("/api/secondfactor/webauthn", garbage.clone()),
+        ("/api/firstfactor/passkey", garbage.clone()),
+        ("/api/secondfactor/password", json!({ "password": "x" })),
+    ] {
+        let limited = app.call("POST", path, Some(&session), Some(&body)).await;
+        assert_eq!(
+            limited.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{path}: {}",
+            limited.body
+        );
+        assert!(limited.headers.get("retry-after").is_some(), "{path}");
+    }
+
+    let register = "/api/secondfactor/webauthn/credential/register";
+    let description = json!({ "description": "Key" });
+    for attempt in 0..3 {
+        let answer = app
+            .call("PUT", register, Some(&session), Some(&description))
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "registration {attempt} needs elevation: {}",
+            answer.body
+        );
+    }
+    let limited = app
+        .call(
+            "DELETE",
+            "/api/secondfactor/webauthn/credential/1",
+            Some(&session),
+            None,
+        )
+        .await;
+    assert_eq!(
+        limited.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        limited.body
+    );
+
+    // A bucket keeps its counts up to one sixteenth of its period longer than the period.
+    app.clock.advance_millis(65_000);
+    let later = app
+        .call(
+            "POST",
+            "/api/secondfactor/webauthn",
+            Some(&session),
+            Some(&garbage),
+        )
+        .await;
+    assert_ne!(
+        later.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        later.body
+    );
+}
+
+/// Logs in with `authenticator`'s passkey and returns the login's response.
+async fn passkey_login(app: &App, authenticator: &mut SoftAuthenticator) -> portal_client::Answer {
+    let options = app
+        .call("GET", "/api/firstfactor/passkey", None, None)
+        .await;
+    assert_eq!(options.status, StatusCode::OK, "{}", options.body);
+    let handle = options
+        .cookie("gatehouse_passkey")
+        .expect("the passkey cookie");
+    let assertion = authenticator.assert(&options.json()["data"]);
+    let body = json!({ "response": assertion });
+    let cookies = format!("gatehouse_passkey={handle}");
+    app.send(
+        "POST",
+        "/api/firstfactor/passkey",
+        Some(&cookies),
+        Some(&body),
+    )
+    .await
+}
+
+async fn passkey_survives_secret_rotation(backend: Backend) {
+    let mut app = App::new(backend, &format!("{RULES}{PASSKEYS}")).await;
+    let mut authenticator = SoftAuthenticator::new(PORTAL);
+    app.alice_with_key(&mut authenticator).await;
+    let registered_handle = authenticator.user_handle.clone();
+    assert_eq!(registered_handle.len(), 16);
+
+    let before = passkey_login(&app, &mut authenticator).await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.body);
+
+    app.restart_with(|config| {
+        config.session.secret =
+            gatehouse::config::Secret::new("a-rotated-session-secret-0123456789abcdef".to_owned());
+    })
+    .await;
+    let after = passkey_login(&app, &mut authenticator).await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.body);
+    assert_eq!(after.body, r#"{"status":"OK"}"#);
+
+    // A second key registered after the rotation gets the same handle, so an authenticator
+    // keeps one passkey per user.
+    let password_step = app
+        .call(
+            "POST",
+            "/api/secondfactor/password",
+            Some(&after.session_id()),
+            Some(&json!({ "password": "correct-horse-1" })),
+        )
+        .await;
+    assert_eq!(
+        password_step.status,
+        StatusCode::OK,
+        "{}",
+        password_step.body
+    );
+    let session = password_step.session_id();
+    app.elevate(&session).await;
+    let mut second = SoftAuthenticator::new(PORTAL);
+    let registered = app.register(&session, &mut second, "Second key").await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
+    assert_eq!(second.user_handle, registered_handle);
+
+    // A response naming another handle is still rejected.
+    authenticator.user_handle = vec![0; 16];
+    let forged = passkey_login(&app, &mut authenticator).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{}", forged.body);
 }

@@ -51,6 +51,11 @@ pub async fn run(source: &ConfigSource) -> Result<(), CliError> {
         .await
         .map_err(CliError::new)?;
     let router = http::router(&services, Arc::new(leptos));
+    let cleanup = crate::housekeeping::spawn_cleanup(
+        services.db.clone(),
+        Arc::clone(&services.config),
+        services.clock.clone(),
+    );
 
     let tcp = TcpListener::bind(address)
         .await
@@ -60,6 +65,7 @@ pub async fn run(source: &ConfigSource) -> Result<(), CliError> {
 
     let settings = ListenSettings { header_limit };
     listener::serve(tcp, router, settings, listener::shutdown_signal()).await;
+    cleanup.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(())

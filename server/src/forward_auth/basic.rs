@@ -37,6 +37,7 @@ use crate::identity::pool::{HashingPool, PoolError};
 use crate::identity::regulation::{AttemptRecord, RegulationSubject, Regulator};
 use crate::identity::secret::Password;
 use crate::storage::AttemptFactor;
+use crate::telemetry::user_text;
 
 /// Maximum number of verified credentials the cache of one verifier keeps.
 pub const MAX_CACHED_CREDENTIALS: u64 = 10_000;
@@ -298,7 +299,7 @@ impl BasicVerifier {
         let found = match self.directory.find_by_login(&username).await {
             Ok(found) => found,
             Err(error) => {
-                tracing::error!(%error, username, "Basic credentials rejected: user lookup failed");
+                tracing::error!(%error, username = %user_text(&username), "Basic credentials rejected: user lookup failed");
                 return BasicOutcome::Failure;
             }
         };
@@ -322,7 +323,7 @@ impl BasicVerifier {
             Ok(None) => {}
             Ok(Some(ban)) => {
                 tracing::debug!(
-                    account_key,
+                    account_key = %user_text(&account_key),
                     client = %subject.address(),
                     ban_kind = %ban.kind,
                     "Basic credentials rejected: banned"
@@ -335,7 +336,7 @@ impl BasicVerifier {
                 return BasicOutcome::Failure;
             }
             Err(error) => {
-                tracing::error!(%error, account_key, "Basic credentials rejected: ban check failed");
+                tracing::error!(%error, account_key = %user_text(&account_key), "Basic credentials rejected: ban check failed");
                 return BasicOutcome::Failure;
             }
         }
@@ -377,14 +378,14 @@ impl BasicVerifier {
                 return BasicOutcome::Busy;
             }
             Err(error) => {
-                tracing::error!(%error, account_key, "Basic credentials rejected: password verification failed");
+                tracing::error!(%error, account_key = %user_text(&account_key), "Basic credentials rejected: password verification failed");
                 return BasicOutcome::Failure;
             }
         };
 
         let Some(user) = user.filter(|_| verified.matches) else {
             tracing::debug!(
-                account_key,
+                account_key = %user_text(&account_key),
                 client = %failed_attempt.subject.address(),
                 "Basic credentials rejected: wrong user name or password"
             );
@@ -399,7 +400,7 @@ impl BasicVerifier {
             ..failed_attempt
         };
         if let Err(error) = self.regulator.record(&successful_attempt).await {
-            tracing::error!(%error, account_key, "Basic credentials rejected: recording the successful attempt failed");
+            tracing::error!(%error, account_key = %user_text(&account_key), "Basic credentials rejected: recording the successful attempt failed");
             return BasicOutcome::Failure;
         }
         if let (Some(cache), Some(key)) = (&self.cache, cache_key) {
@@ -445,7 +446,7 @@ impl BasicVerifier {
         if let Err(error) = self.regulator.record(attempt).await {
             tracing::error!(
                 %error,
-                account_key = attempt.account_key,
+                account_key = %user_text(attempt.account_key),
                 "recording a failed Basic authentication attempt failed"
             );
         }

@@ -20,6 +20,7 @@ use crate::storage::{
     AttemptFactor, AuthenticationAttempt, Ban, BanKind, BanSource, Database, NewAttempt, NewBan,
     StorageError,
 };
+use crate::telemetry::user_text;
 
 /// Attempts read beyond `max_retries` when counting a streak. Attempts made while banned are
 /// skipped by the count, so a few extra rows keep them from hiding failures that do count.
@@ -162,7 +163,7 @@ impl Regulator {
         {
             tracing::info!(
                 %peer,
-                account_key = attempt.account_key,
+                account_key = %user_text(attempt.account_key),
                 "client IP unknown; counting the authentication attempt under the TCP peer"
             );
         }
@@ -231,7 +232,7 @@ impl Regulator {
             .await?;
         tracing::info!(
             kind = %kind,
-            value,
+            value = %user_text(value),
             failures,
             ban_seconds = self.config.ban_time.as_secs(),
             "banned after repeated failed authentication attempts"

@@ -13,7 +13,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use app::data::{outcome, TotpEnrolment};
-use app::form::{after_first_factor, after_second_factor, page_url, password_failure, TOKEN_FIELD};
+use app::form::{
+    after_first_factor, after_second_factor, elevation_failure, page_url, password_change_failure,
+    password_failure, TOKEN_FIELD,
+};
 use app::pages::two_factor::KEYS_FORM;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
@@ -26,6 +29,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use crate::portal::request::same_origin_request;
 use crate::session::cookie::{find_cookie, CookieLookup};
 
 use super::api::{ApiAnswer, Caller};
@@ -74,7 +78,8 @@ impl Submission {
     }
 }
 
-/// Matches the portal (400 when none), reads the form body and checks its token (403).
+/// Matches the portal (400 when none), reads the form body, and checks that the form comes from
+/// the portal's own origin and carries a valid token (403 otherwise).
 #[allow(clippy::result_large_err)]
 fn admit(
     state: &PagesState,
@@ -104,6 +109,15 @@ fn admit(
                 .or_insert_with(|| value.into_owned());
         }
     }
+    // The JSON API repeats this check, but its 403 would reach the form as a failed login.
+    let same_origin = entry
+        .portal
+        .as_ref()
+        .is_some_and(|portal| same_origin_request(portal, &headers));
+    if !same_origin {
+        tracing::info!(%peer, "portal form rejected: Origin or Referer names another site, or both are missing");
+        return Err(forbidden());
+    }
     let token = fields.get(TOKEN_FIELD).map_or("", String::as_str);
     if !is_form || !state.form_key.verify(&headers, &entry.config, token) {
         tracing::info!(%peer, "portal form rejected: form token missing or wrong");
@@ -116,7 +130,7 @@ fn admit(
     })
 }
 
-/// Builds the response to a form whose token failed: 403 with a short page.
+/// Builds the response to a form whose token or origin check failed: 403 with a short page.
 fn forbidden() -> Response {
     (
         StatusCode::FORBIDDEN,
@@ -136,13 +150,10 @@ fn back(path: &str, code: &str, keep: &[(&str, &str)], answer: Option<&ApiAnswer
     see_other(&page_url(path, &pairs), cookies)
 }
 
-/// Returns whether the API refused because the session is not elevated.
+/// Returns whether the API refused because the session is not elevated (a code or the second
+/// factor is missing). The two-factor settings page shows one message for both.
 fn needs_elevation(answer: &ApiAnswer) -> bool {
-    answer.status == StatusCode::FORBIDDEN
-        && answer
-            .data()
-            .and_then(|data| data.get("elevation"))
-            .is_some()
+    elevation_failure(answer.status.as_u16(), &answer.body).is_some()
 }
 
 /// Reads `data.redirect` of an API response when it names a safe redirect target.
@@ -318,11 +329,7 @@ async fn change_password(
         )
         .await;
     if !answer.is_ok() {
-        let code = match answer.status.as_u16() {
-            _ if needs_elevation(&answer) => outcome::ELEVATION,
-            401 => outcome::CREDENTIALS,
-            status => password_failure(status, &answer.body),
-        };
+        let code = password_change_failure(answer.status.as_u16(), &answer.body);
         return back("/settings", code, &[], Some(&answer));
     }
     see_other(
@@ -371,6 +378,14 @@ async fn request_reset(
     body: Bytes,
 ) -> Response {
     let form = admit_or_return!(state, peer, headers, body);
+    let custom_reset = &state
+        .config
+        .authentication_backend
+        .password_reset
+        .custom_url;
+    if let Some(url) = custom_reset {
+        return see_other(url.as_str(), &[]);
+    }
     let request = json!({ "username": form.field("username").trim() });
 
     let path = "/api/reset-password/identity/start";
@@ -496,12 +511,8 @@ async fn two_factor_step(
     let page = "/settings/two-factor";
     let answer = form.caller.call(&state.api, method, path, request).await;
     if !answer.is_ok() {
-        let elevation_needed = answer
-            .data()
-            .and_then(|data| data.get("elevation"))
-            .is_some();
         // A code form's 400 is a wrong code, not a malformed request.
-        let code = if elevation_needed {
+        let code = if needs_elevation(&answer) {
             outcome::for_elevation(&answer.body)
         } else if refused == outcome::CODE && answer.status == StatusCode::BAD_REQUEST {
             outcome::CODE

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::config::Policy;
 use crate::forward_auth::CookieDomainEntry;
+use crate::portal::links::portal_link;
 use crate::session::{ActiveSession, Level};
 
 use super::api::Caller;
@@ -51,6 +52,15 @@ impl Page {
             "/revoke/one-time-code" => Page::RevokeCode,
             _ => return None,
         })
+    }
+
+    /// Checks whether the page belongs to Gatehouse's own password reset, which a configured
+    /// `password_reset.custom_url` replaces.
+    fn is_password_reset(self) -> bool {
+        matches!(
+            self,
+            Page::ResetRequest | Page::ResetPassword | Page::RevokeReset
+        )
     }
 
     fn needs_session(self) -> bool {
@@ -101,6 +111,14 @@ pub(super) async fn load_page(
         peer,
     };
 
+    let custom_reset = &state
+        .config
+        .authentication_backend
+        .password_reset
+        .custom_url;
+    if let (Some(url), true) = (custom_reset, page.is_password_reset()) {
+        return see_other(url.as_str(), &set_cookies);
+    }
     if let Some(location) = forward_at_once(&state, entry, page, session.as_ref(), &query, &caller)
     {
         return see_other(&location, &set_cookies);
@@ -117,7 +135,7 @@ pub(super) async fn load_page(
         remember_me_allowed: domain.remember_me.is_some(),
         two_factor_in_use: state.authz.access.is_two_factor_in_use(),
         password_change_allowed: !state.config.authentication_backend.password_change.disable,
-        password_reset_allowed: !state.config.authentication_backend.password_reset.disable,
+        password_reset_allowed: password_reset_offered(&state.config),
         webauthn_enabled: !state.config.webauthn.disable,
         passkey_login_enabled: !state.config.webauthn.disable
             && state.config.webauthn.enable_passkey_login,
@@ -125,7 +143,7 @@ pub(super) async fn load_page(
     };
     if let Some(session) = &session {
         data.user = Some(user_view(session));
-        load_session_data(&state, page, &caller, &mut data).await;
+        load_session_data(&state, entry, page, &caller, &mut data).await;
     }
 
     if let Some(pending) = request.extensions().get::<PendingTotp>() {
@@ -137,6 +155,13 @@ pub(super) async fn load_page(
         response.headers_mut().append(SET_COOKIE, cookie);
     }
     response
+}
+
+/// Checks whether the sign-in page offers a password reset: Gatehouse's own, unless
+/// `password_reset.disable` is set, or the `custom_url` service, which `disable` does not turn off.
+fn password_reset_offered(config: &crate::config::Config) -> bool {
+    let reset = &config.authentication_backend.password_reset;
+    reset.custom_url.is_some() || !reset.disable
 }
 
 /// A TOTP secret that the form bridge just drew, to be shown once on the page it renders.
@@ -227,12 +252,7 @@ fn forward_at_once(
 /// Returns the portal's own page at `path` (relative to the portal URL) as an absolute URL, when
 /// it is a safe redirect target.
 fn own_address(state: &PagesState, entry: &CookieDomainEntry, path: &str) -> Option<String> {
-    let mut base = entry.portal.clone()?;
-    if !base.path().ends_with('/') {
-        let with_slash = format!("{}/", base.path());
-        base.set_path(&with_slash);
-    }
-    let url = base.join(path).ok()?;
+    let url = portal_link(entry.portal.as_ref()?, path, &[]);
     state.safe_redirect(url.as_str()).map(|url| url.to_string())
 }
 
@@ -248,7 +268,13 @@ fn user_view(session: &ActiveSession) -> UserView {
 
 /// Loads what a signed-in user's page shows from the JSON API, with the request's cookies. A
 /// failed call leaves its part of the page empty rather than failing the page.
-async fn load_session_data(state: &PagesState, page: Page, caller: &Caller, data: &mut PageData) {
+async fn load_session_data(
+    state: &PagesState,
+    entry: &CookieDomainEntry,
+    page: Page,
+    caller: &Caller,
+    data: &mut PageData,
+) {
     if matches!(
         page,
         Page::SecondFactor | Page::Settings | Page::TwoFactorSettings
@@ -291,16 +317,25 @@ async fn load_session_data(state: &PagesState, page: Page, caller: &Caller, data
             data.sessions = session_views(sessions.data());
         }
     }
-    if page == Page::TwoFactorSettings {
+    if matches!(page, Page::Settings | Page::TwoFactorSettings) {
         let elevation = caller
             .call(&state.api, Method::GET, "/api/user/session/elevation", None)
             .await;
-        data.elevated = elevation
-            .data()
-            .filter(|_| elevation.is_ok())
-            .and_then(|data| data.get("elevated"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let flag = |name: &str| {
+            elevation
+                .data()
+                .filter(|_| elevation.is_ok())
+                .and_then(|data| data.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        data.elevated = flag("elevated");
+        data.can_skip_second_factor = flag("can_skip_second_factor");
+        let second_factor_done = data.user.as_ref().is_some_and(|user| user.level >= 2);
+        if page == Page::Settings && flag("require_second_factor") && !second_factor_done {
+            data.second_factor_link =
+                own_address(state, entry, "settings").map(|rd| page_url("/2fa", &[("rd", &rd)]));
+        }
     }
 }
 

@@ -23,15 +23,20 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::forward_auth::client_ip::ClientIp;
+use crate::identity::regulation::{AttemptRecord, RegulationSubject};
 use crate::notify::{templates, Recipient};
-use crate::storage::NewOneTimeToken;
+use crate::storage::{AttemptFactor, NewOneTimeToken};
 
+use super::links::portal_link;
 use super::one_time::{
     generate_code, generate_token, is_token_shaped, token_hash, ELEVATION_CODE, ELEVATION_REVOKE,
 };
 use super::request::{admit, PortalRequest};
 use super::response::{forbidden, internal_error, ko, ok, too_many_requests, with_cookie};
 use super::PortalState;
+
+/// The `method` of the attempts that failed codes record.
+const ATTEMPT_METHOD: &str = "one_time_code";
 
 /// The message for a wrong, expired, used or revoked code.
 const INVALID_CODE: &str = "The one-time code is invalid or has expired.";
@@ -142,10 +147,7 @@ pub(super) async fn start(
         .portal
         .as_ref()
         .expect("a matched entry has a portal URL");
-    let mut revoke_link = portal_url
-        .join("revoke/one-time-code")
-        .expect("a relative path joins onto a valid URL");
-    revoke_link.query_pairs_mut().append_pair("id", &delete_id);
+    let revoke_link = portal_link(portal_url, "revoke/one-time-code", &[("id", &delete_id)]);
     let email = templates::elevation_code(
         session.display_name(),
         &code,
@@ -235,6 +237,25 @@ async fn check_code(
         return ko(StatusCode::FORBIDDEN, INVALID_CODE);
     };
 
+    let account_key = username.to_lowercase();
+    let subject = portal.subject();
+    match state
+        .regulator
+        .check_ban(Some(&account_key), &subject)
+        .await
+    {
+        Ok(None) => {}
+        Ok(Some(ban)) => {
+            tracing::info!(username, client = %client, ban_kind = %ban.kind, "elevation rejected: banned");
+            record_failure(state, &account_key, subject, true).await;
+            return ko(StatusCode::FORBIDDEN, INVALID_CODE);
+        }
+        Err(error) => {
+            tracing::error!(%error, username, "elevation failed: ban check failed");
+            return internal_error();
+        }
+    }
+
     let code = body.otc.trim().to_uppercase();
     let now = state.clock.now_millis();
     let consumed = state
@@ -245,6 +266,7 @@ async fn check_code(
         Ok(Some(_)) => {}
         Ok(None) => {
             tracing::info!(username, client = %client, "elevation rejected: wrong, expired, used or revoked code");
+            record_failure(state, &account_key, subject, false).await;
             return ko(StatusCode::FORBIDDEN, INVALID_CODE);
         }
         Err(error) => {
@@ -277,6 +299,30 @@ async fn check_code(
     }
     tracing::info!(username, client = %client, "session elevated");
     ok(Some(json!({ "expires": (until - now + 999) / 1000 })))
+}
+
+/// Records a failed code as a failed second-factor attempt, so that regulation counts it with
+/// the user's failed passwords and codes. A correct code is not recorded, because it proves
+/// access to the mailbox, not a login factor, and must not end a streak of failed passwords.
+async fn record_failure(
+    state: &PortalState,
+    account_key: &str,
+    subject: RegulationSubject,
+    banned: bool,
+) {
+    let attempt = AttemptRecord {
+        account_key,
+        successful: false,
+        banned,
+        factor: AttemptFactor::Second,
+        method: ATTEMPT_METHOD,
+        subject,
+        request_uri: "",
+        request_method: "",
+    };
+    if let Err(error) = state.regulator.record(&attempt).await {
+        tracing::error!(%error, account_key, "recording a failed one-time code failed");
+    }
 }
 
 /// `DELETE /api/user/session/elevation/{id}`: revokes the pending codes the id was made with.

@@ -27,6 +27,7 @@ use crate::identity::regulation::AttemptRecord;
 use crate::identity::secret::Password;
 use crate::session::Level;
 use crate::storage::AttemptFactor;
+use crate::telemetry::user_text;
 
 use super::request::admit;
 use super::response::{busy, internal_error, ko, ok, with_cookie, FIRST_FACTOR_FAILED};
@@ -104,18 +105,18 @@ pub(super) async fn first_factor(
     {
         Ok(None) => {}
         Ok(Some(ban)) => {
-            tracing::info!(account_key, client = %subject.address(), ban_kind = %ban.kind, "first factor rejected: banned");
+            tracing::info!(account_key = %user_text(&account_key), client = %subject.address(), ban_kind = %ban.kind, "first factor rejected: banned");
             let banned_attempt = AttemptRecord {
                 banned: true,
                 ..failed_attempt
             };
             if let Err(error) = state.regulator.record(&banned_attempt).await {
-                tracing::error!(%error, account_key, "recording a banned login attempt failed");
+                tracing::error!(%error, account_key = %user_text(&account_key), "recording a banned login attempt failed");
             }
             return failed();
         }
         Err(error) => {
-            tracing::error!(%error, account_key, "first factor failed: ban check failed");
+            tracing::error!(%error, account_key = %user_text(&account_key), "first factor failed: ban check failed");
             return internal_error();
         }
     }
@@ -134,14 +135,14 @@ pub(super) async fn first_factor(
             return busy();
         }
         Err(error) => {
-            tracing::error!(%error, account_key, "first factor failed: password verification failed");
+            tracing::error!(%error, account_key = %user_text(&account_key), "first factor failed: password verification failed");
             return internal_error();
         }
     };
     let Some(user) = user.filter(|_| verified.matches) else {
-        tracing::info!(account_key, client = %subject.address(), "first factor rejected: wrong user name or password");
+        tracing::info!(account_key = %user_text(&account_key), client = %subject.address(), "first factor rejected: wrong user name or password");
         if let Err(error) = state.regulator.record(&failed_attempt).await {
-            tracing::error!(%error, account_key, "recording a failed login attempt failed");
+            tracing::error!(%error, account_key = %user_text(&account_key), "recording a failed login attempt failed");
         }
         return failed();
     };
@@ -151,7 +152,7 @@ pub(super) async fn first_factor(
         ..failed_attempt
     };
     if let Err(error) = state.regulator.record(&successful_attempt).await {
-        tracing::error!(%error, account_key, "first factor failed: recording the successful attempt failed");
+        tracing::error!(%error, account_key = %user_text(&account_key), "first factor failed: recording the successful attempt failed");
         return internal_error();
     }
     if verified.needs_rehash {

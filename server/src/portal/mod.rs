@@ -9,10 +9,13 @@
 mod account;
 mod elevation;
 mod elevation_code;
+mod extract;
 mod first_factor;
+pub(crate) mod links;
 mod methods;
 pub(crate) mod one_time;
 mod password;
+mod rate_limits;
 pub(crate) mod request;
 mod reset_password;
 mod response;
@@ -65,6 +68,8 @@ struct PortalState {
     /// `second_factor_totp`, counted separately. Each start stores a ceremony row for an
     /// anonymous client, so the limit also bounds the rows one client can keep.
     passkey_limiter: RateLimiter<IpAddr>,
+    /// The limits of the WebAuthn routes other than the passkey start, per client IP.
+    webauthn_limits: rate_limits::WebauthnLimits,
     /// The canonical hosts of every cookie domain, which redirect targets must be under.
     redirect_domains: Vec<CanonicalHost>,
     notifier: Arc<Notifier>,
@@ -141,6 +146,10 @@ impl PortalState {
                     .second_factor_totp,
                 services.clock.clone(),
             ),
+            webauthn_limits: rate_limits::WebauthnLimits {
+                assertion: limiter(&limits.second_factor_totp),
+                credential_change: limiter(&limits.second_factor_totp),
+            },
             redirect_domains: services
                 .authz
                 .cookie_domains
@@ -162,6 +171,12 @@ pub fn routes(services: &Services) -> Router {
 pub fn routes_with_options(services: &Services, options: &PortalOptions) -> Router {
     let state = Arc::new(PortalState::new(services, options));
     let backend = &services.config.authentication_backend;
+    let assertion_limit =
+        axum::middleware::from_fn_with_state(Arc::clone(&state), rate_limits::limit_assertion);
+    let credential_change_limit = axum::middleware::from_fn_with_state(
+        Arc::clone(&state),
+        rate_limits::limit_credential_change,
+    );
     let mut router = Router::new()
         .route("/api/state", get(session_info::state))
         .route("/api/firstfactor", post(first_factor::first_factor))
@@ -187,7 +202,9 @@ pub fn routes_with_options(services: &Services, options: &PortalOptions) -> Rout
         )
         .route(
             "/api/secondfactor/webauthn",
-            get(webauthn_login::second_factor_options).post(webauthn_login::second_factor),
+            get(webauthn_login::second_factor_options)
+                .post(webauthn_login::second_factor)
+                .route_layer(assertion_limit.clone()),
         )
         .route(
             "/api/secondfactor/webauthn/credentials",
@@ -197,19 +214,23 @@ pub fn routes_with_options(services: &Services, options: &PortalOptions) -> Rout
             "/api/secondfactor/webauthn/credential/register",
             axum::routing::put(webauthn_credentials::start)
                 .post(webauthn_credentials::finish)
-                .delete(webauthn_credentials::cancel),
+                .delete(webauthn_credentials::cancel)
+                .route_layer(credential_change_limit.clone()),
         )
         .route(
             "/api/secondfactor/webauthn/credential/{id}",
-            axum::routing::put(webauthn_credentials::rename).delete(webauthn_credentials::remove),
+            axum::routing::put(webauthn_credentials::rename)
+                .delete(webauthn_credentials::remove)
+                .route_layer(credential_change_limit),
         )
         .route(
             "/api/firstfactor/passkey",
-            get(webauthn_login::passkey_options).post(webauthn_login::passkey_login),
+            get(webauthn_login::passkey_options)
+                .merge(post(webauthn_login::passkey_login).route_layer(assertion_limit.clone())),
         )
         .route(
             "/api/secondfactor/password",
-            post(webauthn_login::password_step),
+            post(webauthn_login::password_step).route_layer(assertion_limit),
         )
         .route("/api/user/sessions", get(user_sessions::list))
         .route("/api/user/sessions/{id}", delete(user_sessions::end))
@@ -238,7 +259,8 @@ pub fn routes_with_options(services: &Services, options: &PortalOptions) -> Rout
     if !backend.password_change.disable {
         router = router.route("/api/change-password", post(password::change_password));
     }
-    if !backend.password_reset.disable {
+    // A `custom_url` sends users to another reset service, so Gatehouse's own reset is off.
+    if !backend.password_reset.disable && backend.password_reset.custom_url.is_none() {
         router = router
             .route(
                 "/api/reset-password/identity/start",

@@ -24,8 +24,10 @@ use crate::identity::regulation::AttemptRecord;
 use crate::identity::secret::Password;
 use crate::session::ActiveSession;
 use crate::storage::AttemptFactor;
+use crate::telemetry::user_text;
 
 use super::elevation::require_elevated;
+use super::extract::{BodyShape, JsonBody, PortalSession};
 use super::request::{admit, PortalRequest};
 use super::reset_password::{hash_new_password, send_password_changed, user_inputs};
 use super::response::{busy, forbidden, internal_error, ko, ok, with_cookie, FIRST_FACTOR_FAILED};
@@ -37,7 +39,7 @@ struct ReauthenticateBody {
 }
 
 #[derive(Deserialize)]
-struct ChangePasswordBody {
+pub(super) struct ChangePasswordBody {
     username: String,
     old_password: String,
     new_password: String,
@@ -92,30 +94,19 @@ pub(super) async fn reauthenticate(
     }
 }
 
+impl BodyShape for ChangePasswordBody {
+    const EXPECTED: &'static str =
+        "The body must be a JSON object with username, old_password and new_password strings.";
+}
+
 /// `POST /api/change-password`.
 pub(super) async fn change_password(
     State(state): State<Arc<PortalState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: PortalSession<true>,
+    JsonBody(body): JsonBody<ChangePasswordBody>,
 ) -> Response {
-    let portal = match admit(&state, peer, &headers, true) {
-        Ok(portal) => portal,
-        Err(response) => return response,
-    };
-    let resolution = state.sessions.resolve(&headers, &portal.entry.config).await;
-    if resolution.store_error {
-        return internal_error();
-    }
-    let Some(session) = resolution.session else {
-        return with_cookie(forbidden(), resolution.clear_cookie);
-    };
-    let Ok(body) = serde_json::from_slice::<ChangePasswordBody>(&body) else {
-        return ko(
-            StatusCode::BAD_REQUEST,
-            "The body must be a JSON object with username, old_password and new_password strings.",
-        );
-    };
+    let portal = request.portal();
+    let session = &request.session;
     if normalize_username(&body.username) != normalize_username(session.username()) {
         tracing::info!(
             username = session.username(),
@@ -123,11 +114,11 @@ pub(super) async fn change_password(
         );
         return forbidden();
     }
-    if let Err(response) = require_elevated(&state, &portal, &session).await {
+    if let Err(response) = require_elevated(&state, &portal, session).await {
         return response;
     }
 
-    let user = match verify_current_password(&state, &portal, &session, body.old_password).await {
+    let user = match verify_current_password(&state, &portal, session, body.old_password).await {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -252,6 +243,6 @@ async fn verify_current_password(
 
 async fn record(state: &PortalState, attempt: &AttemptRecord<'_>) {
     if let Err(error) = state.regulator.record(attempt).await {
-        tracing::error!(%error, account_key = attempt.account_key, "recording a password check failed");
+        tracing::error!(%error, account_key = %user_text(attempt.account_key), "recording a password check failed");
     }
 }

@@ -123,7 +123,7 @@ pub(crate) fn url_host(url: &Url) -> Option<CanonicalHost> {
 /// Checks that a state-changing request comes from the portal's own origin. `Origin` decides
 /// when present, else `Referer`. With neither, only a JSON body is accepted, because a
 /// cross-site form cannot send `Content-Type: application/json` without a CORS preflight.
-fn same_origin_request(portal: &Url, headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin_request(portal: &Url, headers: &HeaderMap) -> bool {
     let named_origin = match (
         single_header(headers, ORIGIN.as_str()),
         single_header(headers, REFERER.as_str()),

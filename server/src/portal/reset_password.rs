@@ -35,6 +35,7 @@ use crate::identity::secret::Password;
 use crate::notify::{templates, Recipient};
 use crate::storage::NewOneTimeToken;
 
+use super::links::portal_link;
 use super::one_time::{generate_token, is_token_shaped, token_hash, RESET_PASSWORD};
 use super::request::{admit, PortalRequest};
 use super::response::{busy, internal_error, ko, ok, too_many_requests};
@@ -163,8 +164,9 @@ async fn send_reset_link(state: &PortalState, login: &str, portal_url: &Url) {
         return;
     }
 
-    let link = portal_link(portal_url, "reset-password/step2", &token);
-    let revoke_link = portal_link(portal_url, "revoke/reset-password", &token);
+    let link = portal_link(portal_url, "reset-password/step2", &[("token", &token)]).to_string();
+    let revoke_link =
+        portal_link(portal_url, "revoke/reset-password", &[("token", &token)]).to_string();
     let email = templates::reset_password(
         &user.display_name,
         &user.username,
@@ -182,22 +184,6 @@ async fn send_reset_link(state: &PortalState, login: &str, portal_url: &Url) {
             tracing::error!(%error, username = %user.username, "sending the password reset link failed");
         }
     }
-}
-
-/// Builds `<portal>/<path>?token=<token>`; `path` is relative to the portal URL's path.
-fn portal_link(portal_url: &Url, path: &str, token: &str) -> String {
-    let mut base = portal_url.clone();
-    if !base.path().ends_with('/') {
-        let with_slash = format!("{}/", base.path());
-        base.set_path(&with_slash);
-    }
-    let mut link = base
-        .join(path)
-        .expect("a relative path joins onto a valid URL");
-    link.set_query(None);
-    link.set_fragment(None);
-    link.query_pairs_mut().append_pair("token", token);
-    link.to_string()
 }
 
 /// `POST /api/reset-password/identity/finish`.
@@ -485,23 +471,4 @@ fn bound_token(headers: &HeaderMap) -> Option<String> {
         }
     }
     found.filter(|value| !value.is_empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn links_keep_the_portal_path() {
-        let root = Url::parse("https://auth.example.com/").unwrap();
-        assert_eq!(
-            portal_link(&root, "reset-password/step2", "abc-_9"),
-            "https://auth.example.com/reset-password/step2?token=abc-_9"
-        );
-        let nested = Url::parse("https://example.com/auth").unwrap();
-        assert_eq!(
-            portal_link(&nested, "revoke/reset-password", "abc"),
-            "https://example.com/auth/revoke/reset-password?token=abc"
-        );
-    }
 }

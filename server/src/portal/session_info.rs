@@ -14,8 +14,9 @@ use serde_json::json;
 use crate::session::{ActiveSession, Level, SessionStore};
 
 use super::account::user_methods;
+use super::extract::{BodyShape, JsonBody, PortalSession};
 use super::request::admit;
-use super::response::{forbidden, internal_error, ko, ok, with_cookie};
+use super::response::{internal_error, ko, ok, with_cookie};
 use super::target::safe_target;
 use super::webauthn_login::FIRST_FACTOR_KEY;
 use super::PortalState;
@@ -63,20 +64,9 @@ pub(super) fn factor_knowledge(session: &ActiveSession) -> bool {
 /// `GET /api/user/info`: the profile and second-factor methods of a logged-in user.
 pub(super) async fn user_info(
     State(state): State<Arc<PortalState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    request: PortalSession<false>,
 ) -> Response {
-    let portal = match admit(&state, peer, &headers, false) {
-        Ok(portal) => portal,
-        Err(response) => return response,
-    };
-    let resolution = state.sessions.resolve(&headers, &portal.entry.config).await;
-    if resolution.store_error {
-        return internal_error();
-    }
-    let Some(session) = resolution.session else {
-        return with_cookie(forbidden(), resolution.clear_cookie);
-    };
+    let session = &request.session;
     let username = session.username();
     let methods = match user_methods(&state, username).await {
         Ok(methods) => methods,
@@ -102,6 +92,19 @@ struct LogoutBody {
     target_url: Option<String>,
 }
 
+/// Reads the logout body: empty (no target URL) or a JSON object. serde would also read a
+/// struct from a JSON array (`[]`, `["https://…"]`), so the shape is checked first.
+fn parse_logout_body(body: &[u8]) -> Option<LogoutBody> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Some(LogoutBody::default());
+    }
+    let value = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    if !value.is_object() {
+        return None;
+    }
+    serde_json::from_value(value).ok()
+}
+
 /// `POST /api/logout`: deletes the session from the store and clears the cookie. An empty body
 /// counts as no target URL.
 pub(super) async fn logout(
@@ -114,18 +117,11 @@ pub(super) async fn logout(
         Ok(portal) => portal,
         Err(response) => return response,
     };
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        LogoutBody::default()
-    } else {
-        match serde_json::from_slice::<LogoutBody>(&body) {
-            Ok(body) => body,
-            Err(_) => {
-                return ko(
-                    StatusCode::BAD_REQUEST,
-                    "The body must be a JSON object with an optional targetURL string.",
-                )
-            }
-        }
+    let Some(body) = parse_logout_body(&body) else {
+        return ko(
+            StatusCode::BAD_REQUEST,
+            "The body must be empty or a JSON object with an optional targetURL string.",
+        );
     };
 
     let domain = &portal.entry.config;
@@ -148,35 +144,21 @@ pub(super) async fn logout(
 }
 
 #[derive(Deserialize)]
-struct SafeRedirectionBody {
+pub(super) struct SafeRedirectionBody {
     uri: String,
+}
+
+impl BodyShape for SafeRedirectionBody {
+    const EXPECTED: &'static str = "The body must be a JSON object with a uri string.";
 }
 
 /// `POST /api/checks/safe-redirection`: whether `uri` is a safe redirect target, for a
 /// logged-in user.
 pub(super) async fn safe_redirection(
     State(state): State<Arc<PortalState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    _request: PortalSession<true>,
+    JsonBody(body): JsonBody<SafeRedirectionBody>,
 ) -> Response {
-    let portal = match admit(&state, peer, &headers, true) {
-        Ok(portal) => portal,
-        Err(response) => return response,
-    };
-    let resolution = state.sessions.resolve(&headers, &portal.entry.config).await;
-    if resolution.store_error {
-        return internal_error();
-    }
-    if resolution.session.is_none() {
-        return with_cookie(forbidden(), resolution.clear_cookie);
-    }
-    let Ok(body) = serde_json::from_slice::<SafeRedirectionBody>(&body) else {
-        return ko(
-            StatusCode::BAD_REQUEST,
-            "The body must be a JSON object with a uri string.",
-        );
-    };
     let safe = safe_target(&state, Some(&body.uri)).is_some();
     ok(Some(json!({ "ok": safe })))
 }

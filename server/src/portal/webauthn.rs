@@ -45,10 +45,31 @@ pub(super) fn relying_party(state: &PortalState, portal: &Url) -> Option<(Webaut
     Some((core, rp_id))
 }
 
-/// Returns the WebAuthn user handle of `username`: an HMAC of the name under `session.secret`,
-/// 16 bytes. It is stable, so an authenticator keeps one passkey per user, and reveals
-/// nothing about the name. Logins find the user by the credential id, not by this handle.
-pub(super) fn user_handle(state: &PortalState, username: &str) -> Vec<u8> {
+/// Reads the WebAuthn user handle of `username`, 16 bytes that reveal nothing about the name.
+/// The handle is stored at the user's first registration and read back afterwards, so it
+/// survives a rotation of `session.secret` and an authenticator keeps one passkey per user.
+/// Logins find the user by the credential id and only compare the handle. Returns 500 when the
+/// store fails.
+pub(super) async fn user_handle(state: &PortalState, username: &str) -> Result<Vec<u8>, Response> {
+    let candidate = derived_user_handle(state, username);
+    let now = state.clock.now_millis();
+    match state
+        .db
+        .ensure_webauthn_user_handle(username, &candidate, now)
+        .await
+    {
+        Ok(handle) => Ok(handle),
+        Err(error) => {
+            tracing::error!(%error, username, "reading the WebAuthn user handle failed");
+            Err(internal_error())
+        }
+    }
+}
+
+/// Derives the first user handle of `username`: an HMAC of the name under `session.secret`.
+/// Credentials registered before handles were stored carry this value, so it is what a user
+/// without a stored handle gets.
+fn derived_user_handle(state: &PortalState, username: &str) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(state.config.session.secret.expose().as_bytes())
         .expect("HMAC accepts a key of any length");
     mac.update(b"gatehouse webauthn user handle\0");

@@ -183,11 +183,11 @@ pub(super) async fn start(
     } else {
         session.display_name()
     };
-    let builder = match core.new_challenge_register_builder(
-        &user_handle(&state, username),
-        username,
-        display_name,
-    ) {
+    let handle = match user_handle(&state, username).await {
+        Ok(handle) => handle,
+        Err(response) => return response,
+    };
+    let builder = match core.new_challenge_register_builder(&handle, username, display_name) {
         Ok(builder) => builder,
         Err(error) => {
             tracing::error!(%error, username, "starting a WebAuthn registration failed");

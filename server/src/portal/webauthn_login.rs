@@ -362,7 +362,7 @@ async fn verify_assertion(
         }
     };
     if let Some(handle) = &response.response.user_handle {
-        if *handle != user_handle(state, &row.username) {
+        if *handle != user_handle(state, &row.username).await? {
             tracing::warn!(target: "gatehouse::audit", username = %row.username, "WebAuthn assertion rejected: the user handle does not match the credential's user");
             return Ok(None);
         }

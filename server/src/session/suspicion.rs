@@ -3,6 +3,8 @@
 
 use std::sync::Mutex;
 
+use crate::telemetry::user_text;
+
 /// Length of one counting window, in milliseconds.
 const WINDOW_MILLIS: i64 = 60_000;
 
@@ -53,7 +55,7 @@ impl SuspicionLog {
         };
         match username {
             Some(username) => {
-                tracing::warn!(username, suppressed, "{PREFIX}: {reason}");
+                tracing::warn!(username = %user_text(username), suppressed, "{PREFIX}: {reason}");
             }
             None => tracing::warn!(suppressed, "{PREFIX}: {reason}"),
         }

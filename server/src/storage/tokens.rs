@@ -142,6 +142,19 @@ impl Database {
         Ok(revoked)
     }
 
+    /// Deletes every token that can no longer be used at `now`: expired, consumed or revoked
+    /// (housekeeping). Returns how many went.
+    pub async fn delete_spent_one_time_tokens(&self, now: i64) -> Result<u64, StorageError> {
+        let deleted = execute!(self, {
+            sqlx::query(
+                "DELETE FROM one_time_tokens WHERE expires_at <= $1 \
+                 OR consumed_at IS NOT NULL OR revoked_at IS NOT NULL",
+            )
+            .bind(now)
+        })?;
+        Ok(deleted)
+    }
+
     /// Deletes tokens that expired before `before` (housekeeping); returns how many went.
     pub async fn delete_expired_one_time_tokens(&self, before: i64) -> Result<u64, StorageError> {
         let deleted = execute!(self, {

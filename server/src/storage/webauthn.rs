@@ -256,4 +256,32 @@ impl Database {
         })?;
         Ok(deleted > 0)
     }
+
+    /// Reads the user's stored WebAuthn user handle, storing `candidate` first when the user
+    /// has none. Of two concurrent first calls, both get the handle that was stored first.
+    pub async fn ensure_webauthn_user_handle(
+        &self,
+        username: &str,
+        candidate: &[u8],
+        now: i64,
+    ) -> Result<Vec<u8>, StorageError> {
+        execute!(self, {
+            sqlx::query(
+                "INSERT INTO webauthn_user_handles (username, user_handle, created_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (username) DO NOTHING",
+            )
+            .bind(username)
+            .bind(candidate)
+            .bind(now)
+        })?;
+        let handle: Vec<u8> = with_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT user_handle FROM webauthn_user_handles WHERE username = $1",
+            )
+            .bind(username)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(handle)
+    }
 }

@@ -81,6 +81,25 @@ impl App {
         }
     }
 
+    /// Rebuilds the routers as a restart with an edited configuration would: same database,
+    /// clock and directory, fresh in-memory state.
+    pub async fn restart_with(&mut self, edit: impl FnOnce(&mut gatehouse::config::Config)) {
+        let mut config = (*self.services.config).clone();
+        edit(&mut config);
+        let services = Services::build_with_hashing(
+            config,
+            self.services.db.clone(),
+            self.clock.clone(),
+            2,
+            64,
+        )
+        .await
+        .expect("rebuild the services");
+        self.router =
+            gatehouse::portal::routes(&services).merge(gatehouse::http::authz_router(&services));
+        self.services = services;
+    }
+
     /// Sends a request from the test peer with exactly `headers`.
     pub async fn raw(
         &self,
