@@ -41,6 +41,8 @@ pub struct PageData {
     pub totp_enrolment: Option<TotpEnrolment>,
     /// The user's WebAuthn credentials.
     pub webauthn_credentials: Vec<CredentialView>,
+    /// What an admin page shows, on the admin pages only.
+    pub admin: Option<crate::pages::admin::AdminData>,
 }
 
 /// The signed-in user as the pages show them.
@@ -163,7 +165,7 @@ pub mod outcome {
             FACTOR_REMOVED => "The second factor was removed.",
             LINK_REVOKED => "The reset link was cancelled and can no longer be used.",
             CODE_REVOKED => "The code was cancelled and can no longer be used.",
-            _ => return None,
+            _ => return crate::pages::admin::outcome::message(code),
         })
     }
 

@@ -23,6 +23,8 @@ use super::api::Caller;
 use super::csrf::browser_cookie;
 use super::{see_other, PagesState};
 
+mod admin;
+
 /// The pages the loader handles. Any other path (files, the not-found page) passes unchanged.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Page {
@@ -35,6 +37,7 @@ enum Page {
     ResetPassword,
     RevokeReset,
     RevokeCode,
+    Admin(admin::AdminPage),
 }
 
 impl Page {
@@ -49,14 +52,14 @@ impl Page {
             "/reset-password/step2" => Page::ResetPassword,
             "/revoke/reset-password" => Page::RevokeReset,
             "/revoke/one-time-code" => Page::RevokeCode,
-            _ => return None,
+            _ => return admin::AdminPage::from_path(path).map(Page::Admin),
         })
     }
 
     fn needs_session(self) -> bool {
         matches!(
             self,
-            Page::SecondFactor | Page::Settings | Page::TwoFactorSettings
+            Page::SecondFactor | Page::Settings | Page::TwoFactorSettings | Page::Admin(_)
         )
     }
 }
@@ -185,6 +188,7 @@ fn forward_at_once(
         let own_rd = match page {
             Page::Settings => own_address(state, entry, "settings"),
             Page::TwoFactorSettings => own_address(state, entry, "settings/two-factor"),
+            Page::Admin(admin_page) => own_address(state, entry, admin_page.relative_path()),
             _ => None,
         };
         let (rd, rm) = match own_rd {
@@ -246,6 +250,9 @@ fn user_view(session: &ActiveSession) -> UserView {
 /// Loads what a signed-in user's page shows from the JSON API, with the request's cookies. A
 /// failed call leaves its part of the page empty rather than failing the page.
 async fn load_session_data(state: &PagesState, page: Page, caller: &Caller, data: &mut PageData) {
+    if let Page::Admin(admin_page) = page {
+        admin::load(state, admin_page, caller, data).await;
+    }
     if matches!(
         page,
         Page::SecondFactor | Page::Settings | Page::TwoFactorSettings
