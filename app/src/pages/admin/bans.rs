@@ -74,7 +74,7 @@ fn BanRow(ban: AdminBan, token: String) -> impl IntoView {
             <td>{kind}</td>
             <td>{ban.expires.clone()}</td>
             <td>{source}</td>
-            <td>{ban.reason.clone()}</td>
+            <td>{super::or_none(&ban.reason)}</td>
             <td>
                 <form method="post" action="/admin/bans/revoke" class="inline-form">
                     <TokenField token/>

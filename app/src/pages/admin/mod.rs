@@ -1,7 +1,7 @@
 //! The admin pages: `/admin` (overview), `/admin/users`, `/admin/sessions` and `/admin/bans`.
 //!
-//! Only a two-factor session of a member of the administrators' group sees them; anyone else who
-//! is signed in gets a 403 page, and the server sends anonymous visitors to the sign-in page.
+//! Only a two-factor session of a member of the administrators' group may open them. Anyone else
+//! who is signed in gets a 403 page, and the server sends anonymous visitors to the sign-in page.
 //! Every form posts to the server's form bridge, hydrated or not, because each change alters the
 //! tables the page shows and a new page load is the natural result. Changes also need an
 //! elevated session, so each page offers the e-mailed confirmation code while there is none.
@@ -124,6 +124,16 @@ pub mod outcome {
             ELEVATED => "Your identity is confirmed; changes are allowed for a few minutes.",
             _ => return None,
         })
+    }
+}
+
+/// Returns `text`, or "none" for an empty value, so that an empty table cell still reads as a
+/// value to people and screen readers.
+fn or_none(text: &str) -> String {
+    if text.is_empty() {
+        "none".to_owned()
+    } else {
+        text.to_owned()
     }
 }
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::data::use_page_data;
 use crate::form::TokenField;
 
-use super::{use_admin_data, AdminFrame, AdminUser};
+use super::{or_none, use_admin_data, AdminFrame, AdminUser};
 
 /// Renders the users table and the add form.
 #[component]
@@ -70,8 +70,8 @@ fn UserRow(index: usize, user: AdminUser, token: String) -> impl IntoView {
         <tr>
             <th scope="row">{name.clone()}</th>
             <td>{user.display_name.clone()}</td>
-            <td>{user.email.clone()}</td>
-            <td>{groups.clone()}</td>
+            <td>{or_none(&user.email)}</td>
+            <td>{or_none(&groups)}</td>
             <td>{state}</td>
             <td class="admin-table__actions">
                 <form method="post" action="/admin/users/disable" class="inline-form">
