@@ -90,6 +90,7 @@ on_both_databases!(
     own_account_protected,
     sessions_list_and_end,
     bans_add_list_revoke,
+    users_file_not_edited,
 );
 
 async fn anonymous_gets_401(backend: Backend) {
@@ -352,7 +353,7 @@ async fn update_profile_and_groups(backend: Backend) {
     assert_eq!(answer.json()["data"]["display_name"], "Zoë Ålvarez-Nuñez");
     assert_eq!(answer.json()["data"]["groups"], json!(["dev", "ops"]));
 
-    // The next request of alice's session sees the new profile, without waiting for the
+    // The next request of alice's session reads the new profile, without waiting for the
     // refresh interval.
     let session = app.session(&alice).await;
     assert_eq!(session.groups(), ["dev", "ops"]);
@@ -646,4 +647,69 @@ async fn bans_add_list_revoke(backend: Backend) {
         .call("DELETE", "/api/admin/bans/x1", Some(&admin), None)
         .await;
     assert_eq!(bad_id.status, StatusCode::NOT_FOUND);
+}
+
+async fn users_file_not_edited(backend: Backend) {
+    let files = tempfile::tempdir().expect("a temporary directory");
+    let path = files.path().join("users.yml");
+    let hash =
+        gatehouse::identity::hashing::hash_password("battery-staple-2", &common::cheap_params())
+            .expect("hash");
+    let users = format!(
+        "users:\n  bob:\n    displayname: 'Bob Example'\n    password: '{hash}'\n    \
+         email: bob@example.com\n    groups: [admins]\n"
+    );
+    std::fs::write(&path, &users).expect("write the users file");
+    let file_backend = format!(
+        "authentication_backend:\n  file:\n    path: '{}'\n",
+        path.display()
+    );
+    let app = App::with_config_edit(backend, "", |yaml| {
+        yaml.replace("authentication_backend:\n", &file_backend)
+    })
+    .await;
+    let admin = app.admin().await;
+
+    let listed = app
+        .call("GET", "/api/admin/users", Some(&admin), None)
+        .await;
+    assert_eq!(listed.status, StatusCode::CONFLICT);
+    assert!(listed.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("users file"));
+    let created = app
+        .call(
+            "POST",
+            "/api/admin/users",
+            Some(&admin),
+            Some(&new_user("carol")),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CONFLICT);
+    let disabled = app
+        .call(
+            "PUT",
+            "/api/admin/users/bob",
+            Some(&admin),
+            Some(&json!({ "display_name": "Changed" })),
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::CONFLICT);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        users,
+        "the file is unchanged"
+    );
+
+    let sessions = app
+        .call("GET", "/api/admin/sessions", Some(&admin), None)
+        .await;
+    assert_eq!(
+        sessions.status,
+        StatusCode::OK,
+        "sessions work with a users file"
+    );
+    let bans = app.call("GET", "/api/admin/bans", Some(&admin), None).await;
+    assert_eq!(bans.status, StatusCode::OK, "bans work with a users file");
 }

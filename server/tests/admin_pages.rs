@@ -1,6 +1,6 @@
 //! The admin pages and their form bridge against the real router, on SQLite and PostgreSQL:
-//! who sees them, and every change through plain form posts as a browser without JavaScript
-//! sends them.
+//! who may open them, and every change through plain form posts as a browser without
+//! JavaScript sends them.
 
 mod common;
 

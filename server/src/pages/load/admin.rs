@@ -38,7 +38,7 @@ impl AdminPage {
         }
     }
 
-    /// The admin API route whose list the page shows. The overview shows none and asks for the
+    /// The admin API route whose list the page shows. The overview shows none and requests the
     /// bans, the shortest list, only to learn whether the session may use the admin pages.
     fn api_path(self) -> &'static str {
         match self {

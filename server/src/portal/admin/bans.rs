@@ -24,7 +24,8 @@ use super::{admin_or_return, storage_failure};
 /// The maximum length of a ban's reason, in characters.
 const MAX_REASON_CHARS: usize = 200;
 
-/// The longest ban with an end, in seconds: ten years. Longer bans are added without an end.
+/// The maximum duration of a ban with an end, in seconds: ten years. Longer bans are added
+/// without an end (duration 0).
 const MAX_DURATION_SECS: u64 = 10 * 365 * 24 * 3600;
 
 /// `GET /api/admin/bans`: every ban in force, newest first.

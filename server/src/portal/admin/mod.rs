@@ -69,8 +69,8 @@ impl AdminRequest<'_> {
     }
 }
 
-/// Admits an admin API request: matches the portal (400), applies the cross-site check to
-/// state-changing requests (403), then requires an administrator's two-factor session (401
+/// Admits an admin API request. It matches the portal (400) and applies the cross-site check to
+/// state-changing requests (403). It then requires an administrator's two-factor session (401
 /// without a session, 403 otherwise) and, for state-changing requests, an elevated one (403
 /// with the elevation flags).
 async fn admit_admin<'a>(

@@ -1,7 +1,7 @@
 //! Users and groups: `GET`/`POST /api/admin/users`, `PUT`/`DELETE /api/admin/users/{username}`
 //! and `GET /api/admin/groups`.
 //!
-//! Only the database backend is edited here. With a users file the user routes answer 409,
+//! Only the database backend is edited here. With a users file the user routes return 409,
 //! because that file belongs to the operator (see `docs/decisions.md`).
 
 use std::net::SocketAddr;
@@ -238,8 +238,8 @@ pub(super) async fn update(
 
     let now = state.clock.now_millis();
     let name = user.username.as_str();
-    // NOTE: each part is stored in its own transaction, so a storage failure after the first
-    // part leaves the earlier parts changed; the response is then 500.
+    // NOTE: each part is stored in its own transaction. A storage failure after the first part
+    // leaves the earlier parts changed, and the response is then 500.
     if let Some((display_name, email)) = &checked.profile {
         let stored = state
             .db
@@ -280,7 +280,8 @@ pub(super) async fn update(
 }
 
 /// Checks a change against the validation rules, and keeps administrators from locking
-/// themselves out: nobody disables themselves or leaves the administrators' group here.
+/// themselves out: an administrator may not disable their own account or leave the
+/// administrators' group here.
 // The error is the finished response, sent at once, so its size on the stack does not matter.
 #[allow(clippy::result_large_err)]
 fn check_change(
