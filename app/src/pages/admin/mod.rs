@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::use_page_data;
 use crate::form::{error_from_url, ErrorMessage, Notice, TokenField};
 
-/// What the admin pages show, loaded by the server from the admin API.
+/// The data of the admin pages, loaded by the server from the admin API.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminData {
     /// Whether the session may use the admin pages.

@@ -38,8 +38,9 @@ impl AdminPage {
         }
     }
 
-    /// The admin API route whose list the page shows. The overview shows none and requests the
-    /// bans, the shortest list, only to learn whether the session may use the admin pages.
+    /// Returns the admin API route whose list the page shows. The overview shows none and
+    /// requests the bans, the shortest list, only to learn whether the session may use the admin
+    /// pages.
     fn api_path(self) -> &'static str {
         match self {
             AdminPage::Users => "/api/admin/users",
