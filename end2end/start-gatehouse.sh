@@ -27,11 +27,12 @@ export GATEHOUSE_SERVER_ENDPOINTS_RATE_LIMITS_SESSION_ELEVATION_FINISH_ENABLE=fa
 # its user (a second factor, a new password), so that the tests do not depend on their order.
 add_user() {
   printf '%s\n' "${GATEHOUSE_E2E_PASSWORD:-e2e-password-0123}" | "$binary" user add "$1" \
-    --data "$data" --email "$2" --name "$3" --password-stdin >/dev/null
+    --data "$data" --email "$2" --name "$3" "${@:4}" --password-stdin >/dev/null
 }
 add_user e2e-user e2e@example.com "E2E User"
 add_user e2e-totp totp@example.com "TOTP User"
 add_user e2e-reset reset@example.com "Reset User"
 add_user e2e-nojs nojs@example.com "No Script User"
 add_user e2e-key key@example.com "Key User"
+add_user e2e-admin e2e-admin@example.com "E2E Admin" --groups admins
 exec "$binary" serve --data "$data"

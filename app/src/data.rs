@@ -55,6 +55,8 @@ pub struct PageData {
     /// Whether the session's user entered their password. It is false after a passkey login,
     /// until the password step on the second-factor page.
     pub factor_knowledge: bool,
+    /// What an admin page shows, on the admin pages only.
+    pub admin: Option<crate::pages::admin::AdminData>,
 }
 
 /// The signed-in user as the pages show them.
@@ -218,7 +220,7 @@ pub mod outcome {
             KEY_RENAMED => "The security key was renamed.",
             LINK_REVOKED => "The reset link was cancelled and can no longer be used.",
             CODE_REVOKED => "The code was cancelled and can no longer be used.",
-            _ => return None,
+            _ => return crate::pages::admin::outcome::message(code),
         })
     }
 

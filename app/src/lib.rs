@@ -74,6 +74,13 @@ pub fn App() -> impl IntoView {
                         path=path!("/revoke/one-time-code")
                         view=pages::revoke::RevokeCodePage
                     />
+                    <Route path=path!("/admin") view=pages::admin::AdminPage/>
+                    <Route path=path!("/admin/users") view=pages::admin::users::AdminUsersPage/>
+                    <Route
+                        path=path!("/admin/sessions")
+                        view=pages::admin::sessions::AdminSessionsPage
+                    />
+                    <Route path=path!("/admin/bans") view=pages::admin::bans::AdminBansPage/>
                 </Routes>
             </main>
         </Router>

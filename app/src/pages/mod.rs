@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+pub mod admin;
 pub mod login;
 pub mod logout;
 pub mod reset;

@@ -13,7 +13,7 @@ mod access;
 pub mod context;
 mod embedded;
 mod serve;
-mod users;
+pub(crate) mod users;
 
 /// Forward-auth server and login portal for reverse proxies.
 #[derive(Debug, Parser)]

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::identity::hashing::{hash_password, Argon2Params};
 use crate::identity::names::{
     normalize_username, validate_display_name, validate_email, validate_group_name,
-    validate_username,
+    validate_username, InvalidValue,
 };
 use crate::identity::users_file::UsersFile;
 use crate::storage::{
@@ -352,13 +352,19 @@ async fn existing_user(db: &Database, name: &str) -> Result<User, CliError> {
 }
 
 fn clean_groups(groups: &[String]) -> Result<Vec<String>, CliError> {
+    clean_group_names(groups).map_err(invalid)
+}
+
+/// Trims group names, drops empty ones and duplicates, and validates the rest; the command line
+/// and the admin API share it.
+pub(crate) fn clean_group_names(groups: &[String]) -> Result<Vec<String>, InvalidValue> {
     let mut cleaned: Vec<String> = Vec::new();
     for group in groups
         .iter()
         .map(|group| group.trim())
         .filter(|group| !group.is_empty())
     {
-        validate_group_name(group).map_err(invalid)?;
+        validate_group_name(group)?;
         if !cleaned.iter().any(|known| known == group) {
             cleaned.push(group.to_owned());
         }
@@ -367,7 +373,7 @@ fn clean_groups(groups: &[String]) -> Result<Vec<String>, CliError> {
 }
 
 /// E-mail addresses are stored lower-case so that uniqueness and log-in by e-mail ignore case.
-fn normalize_email(email: &str) -> String {
+pub(crate) fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 

@@ -37,6 +37,8 @@ use super::headers::CspNonce;
 use super::load::PendingTotp;
 use super::{see_other, PagesState};
 
+mod admin;
+
 /// Builds the `POST` routes of the pages.
 pub(super) fn routes(state: Arc<PagesState>) -> Router {
     Router::new()
@@ -60,7 +62,8 @@ pub(super) fn routes(state: Arc<PagesState>) -> Router {
         .route("/settings/two-factor/webauthn/remove", post(remove_key))
         .route("/revoke/reset-password", post(revoke_reset_link))
         .route("/revoke/one-time-code", post(revoke_one_time_code))
-        .with_state(state)
+        .with_state(Arc::clone(&state))
+        .merge(admin::routes(state))
 }
 
 /// A form submission that passed the portal match and the token check.

@@ -24,6 +24,8 @@ use super::api::Caller;
 use super::csrf::browser_cookie;
 use super::{see_other, PagesState};
 
+mod admin;
+
 /// The pages the loader handles. Any other path (files, the not-found page) passes unchanged.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Page {
@@ -36,6 +38,7 @@ enum Page {
     ResetPassword,
     RevokeReset,
     RevokeCode,
+    Admin(admin::AdminPage),
 }
 
 impl Page {
@@ -50,7 +53,7 @@ impl Page {
             "/reset-password/step2" => Page::ResetPassword,
             "/revoke/reset-password" => Page::RevokeReset,
             "/revoke/one-time-code" => Page::RevokeCode,
-            _ => return None,
+            _ => return admin::AdminPage::from_path(path).map(Page::Admin),
         })
     }
 
@@ -66,7 +69,7 @@ impl Page {
     fn needs_session(self) -> bool {
         matches!(
             self,
-            Page::SecondFactor | Page::Settings | Page::TwoFactorSettings
+            Page::SecondFactor | Page::Settings | Page::TwoFactorSettings | Page::Admin(_)
         )
     }
 }
@@ -213,6 +216,7 @@ fn forward_at_once(
         let own_rd = match page {
             Page::Settings => own_address(state, entry, "settings"),
             Page::TwoFactorSettings => own_address(state, entry, "settings/two-factor"),
+            Page::Admin(admin_page) => own_address(state, entry, admin_page.relative_path()),
             _ => None,
         };
         let (rd, rm) = match own_rd {
@@ -275,6 +279,9 @@ async fn load_session_data(
     caller: &Caller,
     data: &mut PageData,
 ) {
+    if let Page::Admin(admin_page) = page {
+        admin::load(state, admin_page, caller, data).await;
+    }
     if matches!(
         page,
         Page::SecondFactor | Page::Settings | Page::TwoFactorSettings

@@ -7,6 +7,7 @@
 //! `Cache-Control: no-store`.
 
 mod account;
+mod admin;
 mod elevation;
 mod elevation_code;
 mod extract;
@@ -276,6 +277,7 @@ pub fn routes_with_options(services: &Services, options: &PortalOptions) -> Rout
             );
     }
     router
+        .merge(admin::routes())
         .layer(axum::middleware::map_response(no_store))
         .with_state(state)
 }

@@ -279,6 +279,20 @@ impl Database {
         rows.into_iter().map(SessionRecord::try_from).collect()
     }
 
+    /// Returns every session that belongs to a user (level one or more), newest first, for the
+    /// administrators' list.
+    pub async fn list_user_sessions(&self) -> Result<Vec<SessionRecord>, StorageError> {
+        let rows: Vec<SessionRow> = with_pool!(self, pool => {
+            sqlx::query_as(concat!(
+                select_sessions!(),
+                " WHERE username IS NOT NULL ORDER BY created_at DESC, id_hash"
+            ))
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter().map(SessionRecord::try_from).collect()
+    }
+
     /// Deletes every session of the user; returns how many there were.
     pub async fn delete_sessions_of_user(&self, username: &str) -> Result<u64, StorageError> {
         let _changed = self.change_guard();

@@ -100,6 +100,25 @@ impl App {
         self.services = services;
     }
 
+    /// Like [`App::new`], with the configuration text passed through `edit` first.
+    pub async fn with_config_edit(
+        backend: Backend,
+        tail: &str,
+        edit: impl FnOnce(String) -> String,
+    ) -> App {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let (services, clock) =
+            common::suite_services_edited(backend, directory.path(), "1M", tail, 2, 64, edit).await;
+        let router =
+            gatehouse::portal::routes(&services).merge(gatehouse::http::authz_router(&services));
+        App {
+            router,
+            services,
+            clock,
+            _directory: directory,
+        }
+    }
+
     /// Sends a request from the test peer with exactly `headers`.
     pub async fn raw(
         &self,
