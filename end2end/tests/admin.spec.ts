@@ -86,7 +86,7 @@ async function signIn(page: Page, username: string) {
   await page.goto(`${portal}/`);
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   // The password check runs argon2id with the embedded default's cost, slow in a debug build.
   await expect(page).toHaveURL(`${portal}/settings`, { timeout: 30_000 });
 }
@@ -166,7 +166,7 @@ test('an administrator adds and disables a user, whose session ends', async ({ b
 
     await userPage.goto(`${portal}/settings`);
     await expect(userPage).toHaveURL(/\/\?rd=/);
-    await expect(userPage.getByRole('button', { name: 'Sign in' })).toBeVisible();
+    await expect(userPage.getByRole('button', { name: 'Sign in', exact: true })).toBeVisible();
     await adminPage.goto(`${portal}/admin/sessions`);
     await expect(adminPage.getByRole('rowheader', { name: 'e2e-created' })).toHaveCount(0);
   });
