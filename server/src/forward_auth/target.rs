@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use http::header::{HeaderMap, HeaderName};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use url::form_urlencoded;
 
 use crate::domain::{canonicalize_authority, parse_port, CanonicalHost, HostError};
@@ -428,24 +428,24 @@ fn check_destination_headers(headers: &HeaderMap) -> Result<(), BadRequest> {
 /// Rejects a header that appears on more than one line, or whose one line joins several values
 /// with commas.
 fn check_single(headers: &HeaderMap, header: &DestinationHeader) -> Result<(), BadRequest> {
-    let mut values = headers.get_all(&header.name).iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(BadRequest::RepeatedHeader(header.label));
-    }
-    if !header.comma_is_data && first.is_some_and(|value| value.as_bytes().contains(&b',')) {
-        return Err(BadRequest::RepeatedHeader(header.label));
-    }
-    Ok(())
+    optional(headers, header).map(|_| ())
 }
 
-/// Returns the value of a header that must appear at most once.
+/// Returns the value of a header that must appear at most once, checked as [`check_single`]
+/// does, with one lookup.
 fn optional<'a>(
     headers: &'a HeaderMap,
     header: &DestinationHeader,
 ) -> Result<Option<&'a [u8]>, BadRequest> {
-    check_single(headers, header)?;
-    Ok(headers.get(&header.name).map(|value| value.as_bytes()))
+    let mut values = headers.get_all(&header.name).iter();
+    let first = values.next().map(HeaderValue::as_bytes);
+    if values.next().is_some() {
+        return Err(BadRequest::RepeatedHeader(header.label));
+    }
+    if !header.comma_is_data && first.is_some_and(|value| value.contains(&b',')) {
+        return Err(BadRequest::RepeatedHeader(header.label));
+    }
+    Ok(first)
 }
 
 /// Returns the value of a header that must appear exactly once.

@@ -19,6 +19,14 @@ use super::cookie::{clearing_cookie, find_cookie, session_cookie, CookieLookup};
 use super::id::SessionId;
 use super::suspicion::SuspicionLog;
 
+/// Returns the cache key of a stored id hash: the digest its hex text encodes. Every hash this
+/// store makes decodes; anything else has no cache entry.
+fn cache_key(id_hash: &str) -> Option<[u8; 32]> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(id_hash, &mut key).ok()?;
+    Some(key)
+}
+
 /// Minimum time between two writes of a session's last activity, in milliseconds, so
 /// inactivity is measured with at most this error.
 pub const TOUCH_INTERVAL_MILLIS: i64 = 10_000;
@@ -122,7 +130,8 @@ pub struct SessionStore {
     suspicion: Arc<SuspicionLog>,
     /// Decoded sessions by id hash, with the database's change count when their rows were read.
     /// A hit is shared, not copied: a request that changes the session copies it first.
-    cache: moka::sync::Cache<String, (Arc<ActiveSession>, u64)>,
+    /// The key is the binary SHA-256 of the id, so that a hit needs no hex text.
+    cache: moka::sync::Cache<[u8; 32], (Arc<ActiveSession>, u64)>,
 }
 
 impl SessionStore {
@@ -150,21 +159,22 @@ impl SessionStore {
     /// [`CACHE_LIFETIME`] and no rights-reducing change went through this process's database
     /// handle since. Returns the session with the change count it was read at; a row that is
     /// not a valid session is returned as the reason and not cached.
-    async fn read_session(&self, id_hash: &str) -> Result<Option<Decoded>, StorageError> {
+    async fn read_session(&self, id: &SessionId) -> Result<Option<Decoded>, StorageError> {
         let generation = self.db.change_generation();
-        if let Some((session, read_at)) = self.cache.get(id_hash) {
+        let digest = id.digest();
+        if let Some((session, read_at)) = self.cache.get(&digest) {
             if read_at == generation {
                 return Ok(Some(Decoded::Session(session, generation)));
             }
         }
-        let Some(record) = self.db.get_session(id_hash).await? else {
+        let Some(record) = self.db.get_session(&hex::encode(digest)).await? else {
             return Ok(None);
         };
         match ActiveSession::from_record(record) {
             Ok(session) => {
                 let session = Arc::new(session);
                 self.cache
-                    .insert(id_hash.to_owned(), (Arc::clone(&session), generation));
+                    .insert(digest, (Arc::clone(&session), generation));
                 Ok(Some(Decoded::Session(session, generation)))
             }
             Err(invalid) => Ok(Some(Decoded::Invalid(invalid))),
@@ -174,13 +184,16 @@ impl SessionStore {
     /// Puts a session this request changed and wrote back into the cache, under the change
     /// count its row was read at, so that a rights-reducing change made meanwhile still wins.
     fn remember(&self, session: &Arc<ActiveSession>, read_at: u64) {
-        self.cache
-            .insert(session.id_hash.clone(), (Arc::clone(session), read_at));
+        if let Some(key) = cache_key(&session.id_hash) {
+            self.cache.insert(key, (Arc::clone(session), read_at));
+        }
     }
 
     /// Drops a cached row before this store changes or deletes it.
     fn forget(&self, id_hash: &str) {
-        self.cache.invalidate(id_hash);
+        if let Some(key) = cache_key(id_hash) {
+            self.cache.invalidate(&key);
+        }
     }
 
     /// Drops a cached row and returns the database, for a write to that row.
@@ -245,9 +258,7 @@ impl SessionStore {
                 .warn(now, "the session cookie value is not a session id", None);
             return Resolution::dead_cookie(domain);
         };
-        let id_hash = id.hash();
-
-        let checked = match self.read_session(&id_hash).await {
+        let checked = match self.read_session(&id).await {
             Ok(Some(Decoded::Session(session, read_at))) => {
                 self.check(session, read_at, headers, domain, now).await
             }
@@ -279,7 +290,7 @@ impl SessionStore {
                 tracing::error!(%error, "updating the session failed; the request is anonymous");
                 Resolution::store_failure()
             }
-            Err(Rejection::Invalid) => match self.delete_row(&id_hash).await {
+            Err(Rejection::Invalid) => match self.delete_row(&id.hash()).await {
                 Ok(_) => Resolution::dead_cookie(domain),
                 Err(error) => {
                     tracing::error!(%error, "deleting an invalid session failed; the request is anonymous");
