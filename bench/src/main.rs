@@ -190,7 +190,7 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
                 },
                 duration: settings.duration / slices,
             };
-            let gatehouse_first = (index as u32 + slice) % 2 == 0;
+            let gatehouse_first = (index as u32 + slice).is_multiple_of(2);
             for turn in 0..2 {
                 if (turn == 0) == gatehouse_first {
                     let run = load::run_samples(
@@ -201,8 +201,12 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
                     );
                     gatehouse_samples.absorb(run.await?);
                 } else {
-                    let run =
-                        load::run_samples(bare.address, scenario, &bare_expectation, slice_settings);
+                    let run = load::run_samples(
+                        bare.address,
+                        scenario,
+                        &bare_expectation,
+                        slice_settings,
+                    );
                     bare_samples.absorb(run.await?);
                 }
             }

@@ -1,8 +1,8 @@
 //! The process's memory allocator: mimalloc for small blocks, the C library's for large ones.
 //!
-//! An authz request makes dozens of small, short-lived allocations in hyper, axum and Gatehouse,
-//! and callgrind put glibc's malloc and free at about a sixth of the instructions of the cookie
-//! path; mimalloc serves them in fewer. Two of mimalloc's habits cost memory, measured as idle
+//! An authz request makes dozens of small, short-lived allocations in hyper, axum and Gatehouse.
+//! Callgrind put glibc's malloc and free at about a sixth of the instructions of the cookie
+//! path, and mimalloc serves the same allocations in fewer. Two of mimalloc's habits cost memory, measured as idle
 //! VmRSS after start (with the dummy Argon2 hash of start-up done):
 //! - it keeps freed blocks for reuse, so the Argon2 work area (64 MiB per hash by default) stays
 //!   resident after every password check (89 MB idle). Blocks of [`LARGE`] bytes or more
@@ -101,7 +101,9 @@ mod tests {
 
             let zeroed = allocator.alloc_zeroed(large);
             assert!(!zeroed.is_null());
-            assert!((0..large.size()).step_by(4099).all(|i| zeroed.add(i).read() == 0));
+            assert!((0..large.size())
+                .step_by(4099)
+                .all(|i| zeroed.add(i).read() == 0));
             allocator.dealloc(zeroed, large);
         }
     }

@@ -1,4 +1,4 @@
-//! The identity a forward-auth answer carries: the user name and groups the rules read, and the
+//! The identity a forward-auth response carries: the user name and groups the rules read, and the
 //! `Remote-*` header values, encoded once per identity rather than once per request.
 
 use http::{HeaderName, HeaderValue};
@@ -16,7 +16,7 @@ pub struct RemoteIdentity {
     username: String,
     groups: Vec<String>,
     /// `Remote-User`, `Remote-Groups`, `Remote-Name` and `Remote-Email`, or `None` when a value
-    /// holds a control character and so cannot be sent.
+    /// contains a control character and so cannot be sent.
     headers: Option<[HeaderValue; 4]>,
 }
 
@@ -132,13 +132,13 @@ mod tests {
 
     #[test]
     fn control_character_makes_identity_unsendable() {
-        for (name, display, group) in [
-            ("a\r\nb", "A", "g"),
-            ("a", "A\nB", "g"),
-            ("a", "A", "g\0"),
-        ] {
+        for (name, display, group) in [("a\r\nb", "A", "g"), ("a", "A\nB", "g"), ("a", "A", "g\0")]
+        {
             let identity = RemoteIdentity::new(name, display, &[], &[group.to_owned()]);
-            assert!(identity.headers().is_none(), "{name:?} {display:?} {group:?}");
+            assert!(
+                identity.headers().is_none(),
+                "{name:?} {display:?} {group:?}"
+            );
         }
     }
 }

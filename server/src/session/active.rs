@@ -202,7 +202,7 @@ impl ActiveSession {
     }
 
     /// Returns the identity the authz endpoints send for this session, shared, so that
-    /// answering a request does not copy the profile.
+    /// responding to a request does not copy the profile.
     pub fn remote_identity(&self) -> &Arc<RemoteIdentity> {
         &self.remote
     }

@@ -157,8 +157,8 @@ impl SessionStore {
 
     /// Reads and decodes a session, from the cache when its row was read within
     /// [`CACHE_LIFETIME`] and no rights-reducing change went through this process's database
-    /// handle since. Returns the session with the change count it was read at; a row that is
-    /// not a valid session is returned as the reason and not cached.
+    /// handle since. Returns the session with the change count it was read at. A row that is
+    /// not a valid session is returned as the reason, and is not cached.
     async fn read_session(&self, id: &SessionId) -> Result<Option<Decoded>, StorageError> {
         let generation = self.db.change_generation();
         let digest = id.digest();
