@@ -110,13 +110,61 @@ struct ConnectionResult {
     finished: Instant,
 }
 
+/// The raw measurements of one or more runs against one server, before they are summarised.
+#[derive(Debug, Default)]
+pub struct Samples {
+    latencies: Vec<Duration>,
+    /// Measured time, summed over the runs.
+    elapsed: Duration,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Samples {
+    /// Adds the measurements of another run of the same scenario against the same server.
+    pub fn absorb(&mut self, other: Samples) {
+        self.latencies.extend(other.latencies);
+        self.elapsed += other.elapsed;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
+    /// Returns the request count, throughput time and percentiles of every run absorbed.
+    pub fn summary(mut self) -> RunResult {
+        self.latencies.sort_unstable();
+        RunResult {
+            requests: self.latencies.len() as u64,
+            elapsed: self.elapsed,
+            p50: percentile(&self.latencies, 50.0),
+            p99: percentile(&self.latencies, 99.0),
+            errors: self.errors,
+            first_error: self.first_error,
+        }
+    }
+}
+
 /// Sends `scenario` on `settings.connections` connections to `address` and measures it.
+#[cfg(test)]
 pub async fn run(
     address: SocketAddr,
     scenario: &Scenario,
     expected: &Expectation,
     settings: LoadSettings,
 ) -> anyhow::Result<RunResult> {
+    Ok(run_samples(address, scenario, expected, settings)
+        .await?
+        .summary())
+}
+
+/// Like [`run`], returning the measurements unsummarised so that runs can be pooled.
+pub async fn run_samples(
+    address: SocketAddr,
+    scenario: &Scenario,
+    expected: &Expectation,
+    settings: LoadSettings,
+) -> anyhow::Result<Samples> {
     let mut clients = Vec::with_capacity(settings.connections);
     for _ in 0..settings.connections {
         clients.push(Client::connect(address).await?);
@@ -138,27 +186,19 @@ pub async fn run(
         ));
     }
 
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    let mut first_error = None;
+    let mut samples = Samples::default();
     let mut finished = measure_from;
     while let Some(joined) = tasks.join_next().await {
         let result = joined.context("a load connection task panicked")?;
-        latencies.extend(result.latencies);
-        errors += result.errors;
-        first_error = first_error.or(result.first_error);
+        samples.latencies.extend(result.latencies);
+        samples.errors += result.errors;
+        if samples.first_error.is_none() {
+            samples.first_error = result.first_error;
+        }
         finished = finished.max(result.finished);
     }
-
-    latencies.sort_unstable();
-    Ok(RunResult {
-        requests: latencies.len() as u64,
-        elapsed: finished.duration_since(measure_from),
-        p50: percentile(&latencies, 50.0),
-        p99: percentile(&latencies, 99.0),
-        errors,
-        first_error,
-    })
+    samples.elapsed = finished.duration_since(measure_from);
+    Ok(samples)
 }
 
 async fn drive_connection(
@@ -260,6 +300,38 @@ mod tests {
             result.first_error.as_deref(),
             Some("expected status 302 Found, got 200 OK")
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pooled_runs_add_up() {
+        let bare_address = crate::bare::start_in_task().await;
+        let credentials = Credentials {
+            username: "bench".to_owned(),
+            password: "password".to_owned(),
+            session_cookie: "authelia_session=value".to_owned(),
+        };
+        let scenario = load_scenarios(&credentials).remove(0);
+        let ok = Expectation::status(http::StatusCode::OK);
+        let settings = LoadSettings {
+            connections: 2,
+            warmup: Duration::ZERO,
+            duration: Duration::from_millis(150),
+        };
+        let first = run_samples(bare_address, &scenario, &ok, settings)
+            .await
+            .unwrap();
+        let second = run_samples(bare_address, &scenario, &ok, settings)
+            .await
+            .unwrap();
+        let counts = (first.latencies.len() + second.latencies.len()) as u64;
+        let time = first.elapsed + second.elapsed;
+        let mut pooled = first;
+        pooled.absorb(second);
+        let summary = pooled.summary();
+        assert_eq!(summary.requests, counts);
+        assert_eq!(summary.elapsed, time);
+        assert!(summary.elapsed >= 2 * settings.duration);
+        assert_eq!(summary.errors, 0);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use clap::Parser;
 
 use crate::bare::BareServer;
 use crate::fixture::Fixture;
-use crate::load::{Client, LoadSettings};
+use crate::load::{Client, LoadSettings, Samples};
 use crate::process::GatehouseProcess;
 use crate::report::ScenarioResult;
 use crate::scenarios::{forward_auth_request, Expectation, Scenario, FORWARD_AUTH_PATH};
@@ -42,6 +42,12 @@ struct Options {
     #[arg(long, env = "GATEHOUSE_BENCH_WARMUP", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(0..=10))]
     warmup: u64,
+
+    /// Slices each measured run is cut into. Gatehouse and the bare handler alternate slice by
+    /// slice, so a change in the machine's load during a run reaches both alike.
+    #[arg(long, env = "GATEHOUSE_BENCH_SLICES", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=100))]
+    slices: u64,
 
     /// Concurrent keep-alive connections of each run.
     #[arg(long, env = "GATEHOUSE_BENCH_CONNECTIONS", default_value_t = 32,
@@ -71,6 +77,9 @@ struct Options {
     #[arg(long)]
     enforce_targets: bool,
 }
+
+/// Warm-up of every slice after the first, when the connections are opened again.
+const SLICE_WARMUP: Duration = Duration::from_millis(100);
 
 /// How long Gatehouse may take from start to a healthy `/api/health`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -162,32 +171,55 @@ async fn run(options: &Options) -> anyhow::Result<bool> {
 
     let mut results = Vec::with_capacity(scenarios.len());
     let bare_expectation = Expectation::status(http::StatusCode::OK);
+    let slices = options.slices as u32;
     for (index, scenario) in scenarios.iter().enumerate() {
-        // Gatehouse and the bare handler take turns, so both see the same machine conditions,
-        // and which one goes first alternates from one scenario to the next.
-        let mut gatehouse_run = None;
-        let mut bare_run = None;
-        let gatehouse_first = index % 2 == 0;
-        for turn in 0..2 {
-            if (turn == 0) == gatehouse_first {
-                progress(&format!("{}: Gatehouse", scenario.name));
-                let run = load::run(gatehouse.address, scenario, &scenario.expected, settings);
-                gatehouse_run = Some(run.await?);
-            } else {
-                progress(&format!("{}: bare handler", scenario.name));
-                let run = load::run(bare.address, scenario, &bare_expectation, settings);
-                bare_run = Some(run.await?);
+        // Gatehouse and the bare handler take turns slice by slice, so both see the same
+        // machine conditions, and which one goes first alternates from one slice to the next.
+        // Only the first slice of each server has the full warm-up; later ones reconnect and
+        // warm up briefly.
+        progress(&format!("{}: {slices} slices each", scenario.name));
+        let mut gatehouse_samples = Samples::default();
+        let mut bare_samples = Samples::default();
+        for slice in 0..slices {
+            let slice_settings = LoadSettings {
+                connections: settings.connections,
+                warmup: if slice == 0 {
+                    settings.warmup
+                } else {
+                    SLICE_WARMUP.min(settings.warmup)
+                },
+                duration: settings.duration / slices,
+            };
+            let gatehouse_first = (index as u32 + slice).is_multiple_of(2);
+            for turn in 0..2 {
+                if (turn == 0) == gatehouse_first {
+                    let run = load::run_samples(
+                        gatehouse.address,
+                        scenario,
+                        &scenario.expected,
+                        slice_settings,
+                    );
+                    gatehouse_samples.absorb(run.await?);
+                } else {
+                    let run = load::run_samples(
+                        bare.address,
+                        scenario,
+                        &bare_expectation,
+                        slice_settings,
+                    );
+                    bare_samples.absorb(run.await?);
+                }
             }
         }
         results.push(ScenarioResult {
             scenario: scenario.clone(),
-            gatehouse: gatehouse_run.expect("each turn order includes Gatehouse"),
-            bare: bare_run.expect("each turn order includes the bare handler"),
+            gatehouse: gatehouse_samples.summary(),
+            bare: bare_samples.summary(),
         });
     }
 
     println!(
-        "Load: {} connections, {} s warm-up and {} s measured per run. Gatehouse and the bare handler take turns.",
+        "Load: {} connections, {} s warm-up and {} s measured per server and scenario, in {slices} slices that alternate between Gatehouse and the bare handler.",
         settings.connections,
         settings.warmup.as_secs(),
         settings.duration.as_secs()

@@ -134,6 +134,7 @@ on_both_databases!(
     admin_disable_ends_session,
     users_file_changes_after_interval,
     touch_is_rate_limited,
+    touched_session_cache_yields_to_later_change,
     store_error_is_anonymous,
     create_rejects_bad_requests,
     replace_deletes_previous,
@@ -279,6 +280,16 @@ impl Fixture {
     async fn resolve(&self, set_cookie: &str, domain: &CookieDomain) -> Resolution {
         self.store
             .resolve(&cookie_headers(&[cookie_pair(set_cookie)]), domain)
+            .await
+    }
+
+    async fn resolve_shared(
+        &self,
+        set_cookie: &str,
+        domain: &CookieDomain,
+    ) -> Resolution<std::sync::Arc<ActiveSession>> {
+        self.store
+            .resolve_shared(&cookie_headers(&[cookie_pair(set_cookie)]), domain)
             .await
     }
 
@@ -852,6 +863,50 @@ async fn touch_is_rate_limited(test_database: &TestDatabase) {
         fixture.rows_of_alice().await[0].last_activity_at,
         touched_at
     );
+}
+
+/// A session written by a touch goes back into the cache; the cached copy must carry the
+/// written time, and a rights-reducing change made afterwards must still replace it at once.
+async fn touched_session_cache_yields_to_later_change(test_database: &TestDatabase) {
+    let fixture = Fixture::new(
+        test_database,
+        RefreshInterval::Every(Duration::from_secs(300)),
+    )
+    .await;
+    let domain = example();
+    let (_, set_cookie) = fixture.login(&domain, false).await;
+
+    fixture.clock.advance_millis(TOUCH_INTERVAL_MILLIS + SECOND);
+    let touched_at = START + TOUCH_INTERVAL_MILLIS + SECOND;
+    let touched = fixture.resolve(&set_cookie, &domain).await.session.unwrap();
+    assert_eq!(touched.last_activity_at(), touched_at);
+
+    fixture.clock.advance_millis(SECOND);
+    let cached = fixture.resolve(&set_cookie, &domain).await.session.unwrap();
+    assert_eq!(cached.last_activity_at(), touched_at);
+    assert_eq!(cached.remote_identity().groups(), ["dev".to_owned()]);
+
+    fixture
+        .db
+        .set_user_groups("alice", &["ops".to_owned()], fixture.clock.now_millis())
+        .await
+        .expect("change alice's groups");
+    let changed = fixture
+        .resolve_shared(&set_cookie, &domain)
+        .await
+        .session
+        .expect("the session survives a group change");
+    assert_eq!(changed.groups(), ["ops".to_owned()]);
+    assert_eq!(changed.remote_identity().groups(), ["ops".to_owned()]);
+    let headers: Vec<(String, Vec<u8>)> = changed
+        .remote_identity()
+        .headers()
+        .expect("sendable identity")
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+        .collect();
+    assert_eq!(headers[0], ("remote-user".to_owned(), b"alice".to_vec()));
+    assert_eq!(headers[1], ("remote-groups".to_owned(), b"ops".to_vec()));
 }
 
 async fn store_error_is_anonymous(test_database: &TestDatabase) {

@@ -22,7 +22,7 @@ use crate::forward_auth::escape::{redirection_url, unauthorized_status};
 use crate::forward_auth::response;
 use crate::forward_auth::target::{portal_override_header, BadRequest, Implementation, Target};
 use crate::forward_auth::AuthzState;
-use crate::identity::directory::UserProfile;
+use crate::identity::remote::RemoteIdentity;
 use crate::redirect::check_portal_override;
 use crate::session::Level;
 use url::Url;
@@ -47,31 +47,12 @@ pub struct Strategy {
     pub basic: Option<Arc<crate::forward_auth::basic::BasicVerifier>>,
 }
 
-/// The identified user: the fields the identity headers and the rules need.
-pub struct Identified {
-    pub username: String,
-    pub display_name: String,
-    pub email: Option<String>,
-    pub groups: Vec<String>,
-}
-
-impl From<UserProfile> for Identified {
-    fn from(profile: UserProfile) -> Self {
-        Identified {
-            username: profile.username,
-            display_name: profile.display_name,
-            email: profile.emails.into_iter().next(),
-            groups: profile.groups,
-        }
-    }
-}
-
 /// The outcome of identification (success, absent or failure) and the strategy it stopped at.
 enum Identity {
     /// A user at a level, found by a header strategy or (when `header_strategy` is `None`) the
     /// session cookie.
     User {
-        user: Identified,
+        user: Arc<RemoteIdentity>,
         level: Level,
         header_strategy: Option<StrategyName>,
     },
@@ -139,8 +120,8 @@ async fn evaluate(
     .await;
     let subject = match &identity {
         Identity::User { user, .. } => AccessSubject::User {
-            username: &user.username,
-            groups: &user.groups,
+            username: user.username(),
+            groups: user.groups(),
         },
         _ => AccessSubject::Anonymous,
     };
@@ -295,19 +276,13 @@ async fn identify(
         match strategy.name {
             StrategyName::CookieSession => {
                 let domain = &state.cookie_domains[domain_index].config;
-                let resolution = state.sessions.resolve(headers, domain).await;
+                let resolution = state.sessions.resolve_shared(headers, domain).await;
                 clear_cookie = resolution.clear_cookie;
                 if let Some(session) = resolution.session {
                     if session.level() > Level::Anonymous {
-                        let user = Identified {
-                            username: session.username().to_owned(),
-                            display_name: session.display_name().to_owned(),
-                            email: session.emails().first().cloned(),
-                            groups: session.groups().to_vec(),
-                        };
                         return (
                             Identity::User {
-                                user,
+                                user: Arc::clone(session.remote_identity()),
                                 level: session.level(),
                                 header_strategy: None,
                             },
@@ -349,7 +324,7 @@ async fn identify(
                             .await;
                         let identity = match outcome {
                             BasicOutcome::Success(profile) => Identity::User {
-                                user: Identified::from(profile),
+                                user: Arc::new(RemoteIdentity::from_profile(&profile)),
                                 level: Level::OneFactor,
                                 header_strategy: Some(name),
                             },
@@ -396,7 +371,7 @@ fn respond(
 
     if decision.policy == Policy::Bypass {
         return match identity {
-            Identity::User { user, .. } => response::allowed(Some(user)),
+            Identity::User { user, .. } => response::allowed(Some(user.as_ref())),
             _ => response::allowed(None),
         };
     }
@@ -419,14 +394,14 @@ fn respond(
                     Level::OneFactor
                 };
                 if *level >= needed {
-                    response::allowed(Some(user))
+                    response::allowed(Some(user.as_ref()))
                 } else if let Some(strategy) = header_strategy {
                     challenge(*strategy)
                 } else {
                     unauthorized()
                 }
             }
-            Policy::Bypass => response::allowed(Some(user)),
+            Policy::Bypass => response::allowed(Some(user.as_ref())),
         },
         Identity::Anonymous { last } => {
             let header_last = !matches!(last, StrategyName::CookieSession);
@@ -442,17 +417,28 @@ fn respond(
 
 fn log_decision(endpoint: &Endpoint, target: &Target, identity: &Identity, decision: &Decision) {
     let user = match identity {
-        Identity::User { user, .. } => user.username.as_str(),
+        Identity::User { user, .. } => user.username(),
         _ => "",
     };
-    let rule = decision
-        .rule
-        .map_or_else(|| "default".to_owned(), |index| index.to_string());
-    let policy = format!("{:?}", decision.policy);
+    // Formatted only when the event is written, so the allowed path does not pay for it.
+    let rule = RuleLabel(decision.rule);
+    let policy = tracing::field::debug(decision.policy);
     if decision.policy == Policy::Deny {
-        tracing::info!(endpoint = %endpoint.name, host = %target.host(), method = target.method(), user, rule, policy, "authz decision");
+        tracing::info!(endpoint = %endpoint.name, host = %target.host(), method = target.method(), user, %rule, policy, "authz decision");
     } else {
-        tracing::debug!(endpoint = %endpoint.name, host = %target.host(), method = target.method(), user, rule, policy, "authz decision");
+        tracing::debug!(endpoint = %endpoint.name, host = %target.host(), method = target.method(), user, %rule, policy, "authz decision");
+    }
+}
+
+/// The rule that decided, for the log: its index, or `default` for the default policy.
+struct RuleLabel(Option<usize>);
+
+impl std::fmt::Display for RuleLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(index) => write!(f, "{index}"),
+            None => f.write_str("default"),
+        }
     }
 }
 

@@ -6,8 +6,8 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
 use crate::forward_auth::escape::redirect_body;
-use crate::forward_auth::handler::Identified;
 use crate::forward_auth::target::Implementation;
+use crate::identity::remote::RemoteIdentity;
 
 const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
 const TEXT_HTML: &str = "text/html; charset=utf-8";
@@ -17,12 +17,6 @@ pub const BASIC_CHALLENGE: &str = "Basic realm=\"Authorization Required\"";
 
 /// How long a client should wait after a 503 from a full hashing queue, in seconds.
 const RETRY_AFTER_SECONDS: &str = "1";
-
-/// The identity headers, in the order they are written.
-pub const REMOTE_USER: HeaderName = HeaderName::from_static("remote-user");
-pub const REMOTE_GROUPS: HeaderName = HeaderName::from_static("remote-groups");
-pub const REMOTE_NAME: HeaderName = HeaderName::from_static("remote-name");
-pub const REMOTE_EMAIL: HeaderName = HeaderName::from_static("remote-email");
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut response = Response::new(Body::from(text));
@@ -110,27 +104,16 @@ pub fn unauthorized_plain() -> Response {
 }
 
 /// 200, with the identity headers when a user was identified (none for an anonymous bypass).
-pub fn allowed(user: Option<&Identified>) -> Response {
+pub fn allowed(user: Option<&RemoteIdentity>) -> Response {
     let mut response = plain(StatusCode::OK, "200 OK");
     let Some(user) = user else { return response };
-    let values = [
-        (REMOTE_USER, user.username.clone()),
-        (REMOTE_GROUPS, user.groups.join(",")),
-        (REMOTE_NAME, user.display_name.clone()),
-        (REMOTE_EMAIL, user.email.clone().unwrap_or_default()),
-    ];
-    for (name, value) in values {
-        // Values are validated where they enter; this is the last line of defence against a
-        // control character splitting the header. Non-ASCII text is sent as UTF-8 bytes.
-        match HeaderValue::from_bytes(value.as_bytes()) {
-            Ok(value) => {
-                response.headers_mut().insert(name, value);
-            }
-            Err(_) => {
-                tracing::error!(user = %user.username, header = %name, "rejected an identity header value with a control character; denied the request");
-                return forbidden();
-            }
-        }
+    let Some(headers) = user.headers() else {
+        tracing::error!(user = %user.username(), "an identity header value holds a control character; denied the request");
+        return forbidden();
+    };
+    let response_headers = response.headers_mut();
+    for (name, value) in headers {
+        response_headers.insert(name, value);
     }
     response
 }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use http::header::{HeaderMap, HeaderName};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use url::form_urlencoded;
 
 use crate::domain::{canonicalize_authority, parse_port, CanonicalHost, HostError};
@@ -419,33 +419,47 @@ struct UrlParts {
 }
 
 fn check_destination_headers(headers: &HeaderMap) -> Result<(), BadRequest> {
-    for header in DESTINATION_HEADERS {
-        check_single(headers, header)?;
+    // One pass over the request's header lines instead of one lookup per destination header:
+    // every destination header starts with `x-`, so most lines are passed over at the first
+    // byte. Faults are then reported in the order of `DESTINATION_HEADERS`, as one lookup per
+    // header would.
+    let mut lines = [0u8; DESTINATION_HEADERS.len()];
+    let mut comma = [false; DESTINATION_HEADERS.len()];
+    for (name, value) in headers {
+        if !name.as_str().starts_with("x-") {
+            continue;
+        }
+        if let Some(slot) = DESTINATION_HEADERS
+            .iter()
+            .position(|header| header.name == name)
+        {
+            lines[slot] = lines[slot].saturating_add(1);
+            comma[slot] |= value.as_bytes().contains(&b',');
+        }
+    }
+    for (slot, header) in DESTINATION_HEADERS.iter().enumerate() {
+        if lines[slot] > 1 || (comma[slot] && !header.comma_is_data) {
+            return Err(BadRequest::RepeatedHeader(header.label));
+        }
     }
     Ok(())
 }
 
-/// Rejects a header that appears on more than one line, or whose one line joins several values
-/// with commas.
-fn check_single(headers: &HeaderMap, header: &DestinationHeader) -> Result<(), BadRequest> {
-    let mut values = headers.get_all(&header.name).iter();
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(BadRequest::RepeatedHeader(header.label));
-    }
-    if !header.comma_is_data && first.is_some_and(|value| value.as_bytes().contains(&b',')) {
-        return Err(BadRequest::RepeatedHeader(header.label));
-    }
-    Ok(())
-}
-
-/// Returns the value of a header that must appear at most once.
+/// Returns the value of a header that must appear at most once: one that appears on more than
+/// one line, or whose one line joins several values with commas, is refused.
 fn optional<'a>(
     headers: &'a HeaderMap,
     header: &DestinationHeader,
 ) -> Result<Option<&'a [u8]>, BadRequest> {
-    check_single(headers, header)?;
-    Ok(headers.get(&header.name).map(|value| value.as_bytes()))
+    let mut values = headers.get_all(&header.name).iter();
+    let first = values.next().map(HeaderValue::as_bytes);
+    if values.next().is_some() {
+        return Err(BadRequest::RepeatedHeader(header.label));
+    }
+    if !header.comma_is_data && first.is_some_and(|value| value.contains(&b',')) {
+        return Err(BadRequest::RepeatedHeader(header.label));
+    }
+    Ok(first)
 }
 
 /// Returns the value of a header that must appear exactly once.

@@ -42,16 +42,38 @@ pub fn authz_layer(router: Router) -> Router {
     })
 }
 
-/// Returns a new 64-bit random id written as 16 lower-case hex digits.
-fn new_request_id() -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut number = rand::thread_rng().next_u64();
-    let mut digits = [0u8; 16];
-    for digit in digits.iter_mut().rev() {
-        *digit = HEX[(number & 0xf) as usize];
-        number >>= 4;
+/// A 64-bit random request id, written as 16 lower-case hex digits.
+#[derive(Clone, Copy)]
+struct RequestId(u64);
+
+impl RequestId {
+    fn new() -> RequestId {
+        RequestId(rand::thread_rng().next_u64())
     }
-    HeaderValue::from_bytes(&digits).expect("hex digits are a valid header value")
+
+    fn digits(self) -> [u8; 16] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut number = self.0;
+        let mut digits = [0u8; 16];
+        for digit in digits.iter_mut().rev() {
+            *digit = HEX[(number & 0xf) as usize];
+            number >>= 4;
+        }
+        digits
+    }
+
+    fn header_value(self) -> HeaderValue {
+        HeaderValue::from_bytes(&self.digits()).expect("hex digits are a valid header value")
+    }
+}
+
+/// Written with `Display` into the span, so that the log formatter copies the digits as they are
+/// rather than escaping a string character by character.
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = self.digits();
+        f.write_str(std::str::from_utf8(&digits).map_err(|_| std::fmt::Error)?)
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -91,9 +113,9 @@ where
     }
 
     fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let id = new_request_id();
+        let request_id = RequestId::new();
+        let id = request_id.header_value();
         request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
-        let id_text = id.to_str().expect("the id is hex digits");
         // The matched route rather than the path, because a path segment can be a token (the
         // code-revocation id of `/api/user/session/elevation/{id}`), and never the query.
         // Requests that no route matched (static files, unknown paths) show the path.
@@ -104,12 +126,12 @@ where
             };
             tracing::info_span!(
                 "request",
-                request_id = id_text,
+                %request_id,
                 method = request.method().as_str(),
                 path,
             )
         } else {
-            tracing::info_span!("request", request_id = id_text)
+            tracing::info_span!("request", %request_id)
         };
         // The service that was polled ready is the one that must be called; a fresh clone takes
         // its place for the next request.

@@ -17,6 +17,7 @@ pub mod names;
 pub mod password_policy;
 pub mod pool;
 pub mod regulation;
+pub mod remote;
 pub mod secret;
 pub mod users_file;
 

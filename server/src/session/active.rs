@@ -1,8 +1,11 @@
 //! Authentication levels and the checked session a request carries.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::identity::directory::UserProfile;
+use crate::identity::remote::RemoteIdentity;
 use crate::storage::SessionRecord;
 
 /// How far a session has authenticated. Levels compare in order, so a rule that needs
@@ -81,6 +84,8 @@ pub struct ActiveSession {
     pub(crate) elevated_until: Option<i64>,
     pub(crate) elevated_ip: Option<String>,
     pub(crate) profile: CachedProfile,
+    /// The user name and profile as the authz endpoints send them, rebuilt with the profile.
+    pub(crate) remote: Arc<RemoteIdentity>,
     /// The whole `data` object, so that extras other modules store there survive a profile
     /// update or an id rotation.
     pub(crate) data: serde_json::Value,
@@ -121,6 +126,7 @@ impl ActiveSession {
         }
         let profile =
             CachedProfile::deserialize(&record.data).map_err(|_| InvalidRecord::InvalidProfile)?;
+        let remote = remote_identity(&username, &profile);
         Ok(ActiveSession {
             id_hash: record.id_hash,
             username,
@@ -135,6 +141,7 @@ impl ActiveSession {
             elevated_until: record.elevated_until,
             elevated_ip: record.elevated_ip,
             profile,
+            remote,
             data: record.data,
         })
     }
@@ -164,6 +171,7 @@ impl ActiveSession {
             return false;
         }
         self.data = merge_profile(&self.data, &profile);
+        self.remote = remote_identity(&self.username, &profile);
         self.profile = profile;
         true
     }
@@ -191,6 +199,12 @@ impl ActiveSession {
     /// Returns the groups as of the last profile refresh.
     pub fn groups(&self) -> &[String] {
         &self.profile.groups
+    }
+
+    /// Returns the identity the authz endpoints send for this session, shared, so that
+    /// responding to a request does not copy the profile.
+    pub fn remote_identity(&self) -> &Arc<RemoteIdentity> {
+        &self.remote
     }
 
     /// Checks whether the user chose "remember me" at login and the cookie domain allowed it
@@ -267,6 +281,15 @@ impl std::fmt::Debug for ActiveSession {
             .field("elevated_until", &self.elevated_until)
             .finish_non_exhaustive()
     }
+}
+
+pub(crate) fn remote_identity(username: &str, profile: &CachedProfile) -> Arc<RemoteIdentity> {
+    Arc::new(RemoteIdentity::new(
+        username,
+        &profile.display_name,
+        &profile.emails,
+        &profile.groups,
+    ))
 }
 
 /// Returns `data` with the profile keys replaced and every other key kept.
@@ -365,6 +388,7 @@ mod tests {
             session.data["emails"],
             serde_json::json!(["alice@example.com"])
         );
+        assert_eq!(session.remote_identity().groups(), ["ops".to_owned()]);
         let unchanged = session.apply_profile(session.profile.clone());
         assert!(!unchanged);
     }

@@ -54,7 +54,12 @@ impl SessionId {
 
     /// Returns the key the store keeps the session under: SHA-256 of the id text, lower-case hex.
     pub(crate) fn hash(&self) -> String {
-        hex::encode(Sha256::digest(self.0.as_bytes()))
+        hex::encode(self.digest())
+    }
+
+    /// Returns the SHA-256 of the id text, whose hex form is [`SessionId::hash`].
+    pub(crate) fn digest(&self) -> [u8; 32] {
+        Sha256::digest(self.0.as_bytes()).into()
     }
 }
 
@@ -94,6 +99,7 @@ mod tests {
             ))
         );
         assert_eq!(id.hash().len(), 64);
+        assert_eq!(hex::encode(id.digest()), id.hash());
     }
 
     #[test]

@@ -12,10 +12,20 @@ use crate::config::{CookieDomain, RefreshInterval};
 use crate::identity::directory::{UserDirectory, UserProfile};
 use crate::storage::{Database, SessionRecord, StorageError};
 
-use super::active::{merge_profile, ActiveSession, CachedProfile, Level};
+use super::active::{
+    merge_profile, remote_identity, ActiveSession, CachedProfile, InvalidRecord, Level,
+};
 use super::cookie::{clearing_cookie, find_cookie, session_cookie, CookieLookup};
 use super::id::SessionId;
 use super::suspicion::SuspicionLog;
+
+/// Returns the cache key of a stored id hash: the digest its hex text encodes. Every hash this
+/// store makes decodes; anything else has no cache entry.
+fn cache_key(id_hash: &str) -> Option<[u8; 32]> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(id_hash, &mut key).ok()?;
+    Some(key)
+}
 
 /// Minimum time between two writes of a session's last activity, in milliseconds, so
 /// inactivity is measured with at most this error.
@@ -26,9 +36,9 @@ const SESSION_USERNAME: HeaderName = HeaderName::from_static("session-username")
 
 /// The outcome of checking the session cookie of one request.
 #[derive(Debug)]
-pub struct Resolution {
+pub struct Resolution<S = ActiveSession> {
     /// The session, when the cookie names one that passed every check.
-    pub session: Option<ActiveSession>,
+    pub session: Option<S>,
     /// A `Set-Cookie` that clears a dead session cookie, for the caller to send on responses
     /// other than 2xx.
     pub clear_cookie: Option<HeaderValue>,
@@ -36,8 +46,8 @@ pub struct Resolution {
     pub store_error: bool,
 }
 
-impl Resolution {
-    fn anonymous() -> Resolution {
+impl<S> Resolution<S> {
+    fn anonymous() -> Resolution<S> {
         Resolution {
             session: None,
             clear_cookie: None,
@@ -45,7 +55,7 @@ impl Resolution {
         }
     }
 
-    fn dead_cookie(domain: &CookieDomain) -> Resolution {
+    fn dead_cookie(domain: &CookieDomain) -> Resolution<S> {
         Resolution {
             session: None,
             clear_cookie: Some(clearing_cookie(domain)),
@@ -53,7 +63,7 @@ impl Resolution {
         }
     }
 
-    fn store_failure() -> Resolution {
+    fn store_failure() -> Resolution<S> {
         Resolution {
             session: None,
             clear_cookie: None,
@@ -85,6 +95,13 @@ pub enum SessionError {
     Storage(#[from] StorageError),
 }
 
+/// A stored session as read: decoded with the change count it was read at, or the reason its
+/// row is not a valid session.
+enum Decoded {
+    Session(Arc<ActiveSession>, u64),
+    Invalid(InvalidRecord),
+}
+
 /// Reason a presented session is not accepted.
 enum Rejection {
     /// Delete it from the store and clear the cookie.
@@ -111,8 +128,10 @@ pub struct SessionStore {
     clock: Clock,
     refresh_interval: RefreshInterval,
     suspicion: Arc<SuspicionLog>,
-    /// Rows by id hash, with the database's change count when they were read.
-    cache: moka::sync::Cache<String, (SessionRecord, u64)>,
+    /// Decoded sessions by id hash, with the database's change count when their rows were read.
+    /// A hit is shared, not copied: a request that changes the session copies it first.
+    /// The key is the binary SHA-256 of the id, so that a hit needs no hex text.
+    cache: moka::sync::Cache<[u8; 32], (Arc<ActiveSession>, u64)>,
 }
 
 impl SessionStore {
@@ -136,26 +155,45 @@ impl SessionStore {
         }
     }
 
-    /// Reads a session row, from the cache when it was read within [`CACHE_LIFETIME`] and no
-    /// rights-reducing change went through this process's database handle since.
-    async fn read_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StorageError> {
+    /// Reads and decodes a session, from the cache when its row was read within
+    /// [`CACHE_LIFETIME`] and no rights-reducing change went through this process's database
+    /// handle since. Returns the session with the change count it was read at. A row that is
+    /// not a valid session is returned as the reason, and is not cached.
+    async fn read_session(&self, id: &SessionId) -> Result<Option<Decoded>, StorageError> {
         let generation = self.db.change_generation();
-        if let Some((record, read_at)) = self.cache.get(id_hash) {
+        let digest = id.digest();
+        if let Some((session, read_at)) = self.cache.get(&digest) {
             if read_at == generation {
-                return Ok(Some(record));
+                return Ok(Some(Decoded::Session(session, generation)));
             }
         }
-        let record = self.db.get_session(id_hash).await?;
-        if let Some(record) = &record {
-            self.cache
-                .insert(id_hash.to_owned(), (record.clone(), generation));
+        let Some(record) = self.db.get_session(&hex::encode(digest)).await? else {
+            return Ok(None);
+        };
+        match ActiveSession::from_record(record) {
+            Ok(session) => {
+                let session = Arc::new(session);
+                self.cache
+                    .insert(digest, (Arc::clone(&session), generation));
+                Ok(Some(Decoded::Session(session, generation)))
+            }
+            Err(invalid) => Ok(Some(Decoded::Invalid(invalid))),
         }
-        Ok(record)
+    }
+
+    /// Puts a session this request changed and wrote back into the cache, under the change
+    /// count its row was read at, so that a rights-reducing change made meanwhile still wins.
+    fn remember(&self, session: &Arc<ActiveSession>, read_at: u64) {
+        if let Some(key) = cache_key(&session.id_hash) {
+            self.cache.insert(key, (Arc::clone(session), read_at));
+        }
     }
 
     /// Drops a cached row before this store changes or deletes it.
     fn forget(&self, id_hash: &str) {
-        self.cache.invalidate(id_hash);
+        if let Some(key) = cache_key(id_hash) {
+            self.cache.invalidate(&key);
+        }
     }
 
     /// Drops a cached row and returns the database, for a write to that row.
@@ -186,6 +224,21 @@ impl SessionStore {
     /// 7. `expiration` (or `remember_me` for remembered sessions) since the first-factor login
     ///    has not passed.
     pub async fn resolve(&self, headers: &HeaderMap, domain: &CookieDomain) -> Resolution {
+        let shared = self.resolve_shared(headers, domain).await;
+        Resolution {
+            session: shared.session.map(Arc::unwrap_or_clone),
+            clear_cookie: shared.clear_cookie,
+            store_error: shared.store_error,
+        }
+    }
+
+    /// Like [`SessionStore::resolve`], with the session shared with the cache instead of
+    /// copied, for the authz endpoints, which only read it.
+    pub async fn resolve_shared(
+        &self,
+        headers: &HeaderMap,
+        domain: &CookieDomain,
+    ) -> Resolution<Arc<ActiveSession>> {
         let now = self.clock.now_millis();
         let value = match find_cookie(headers, &domain.name) {
             CookieLookup::Absent => return Resolution::anonymous(),
@@ -205,10 +258,17 @@ impl SessionStore {
                 .warn(now, "the session cookie value is not a session id", None);
             return Resolution::dead_cookie(domain);
         };
-        let id_hash = id.hash();
-
-        let record = match self.read_session(&id_hash).await {
-            Ok(Some(record)) => record,
+        let checked = match self.read_session(&id).await {
+            Ok(Some(Decoded::Session(session, read_at))) => {
+                self.check(session, read_at, headers, domain, now).await
+            }
+            Ok(Some(Decoded::Invalid(invalid))) => {
+                tracing::warn!(
+                    reason = invalid.reason(),
+                    "ending an invalid stored session"
+                );
+                Err(Rejection::Invalid)
+            }
             Ok(None) => {
                 tracing::debug!("the session cookie names no stored session");
                 return Resolution::dead_cookie(domain);
@@ -219,7 +279,7 @@ impl SessionStore {
             }
         };
 
-        match self.check(record, headers, domain, now).await {
+        match checked {
             Ok(session) => Resolution {
                 session: Some(session),
                 clear_cookie: None,
@@ -230,7 +290,7 @@ impl SessionStore {
                 tracing::error!(%error, "updating the session failed; the request is anonymous");
                 Resolution::store_failure()
             }
-            Err(Rejection::Invalid) => match self.delete_row(&id_hash).await {
+            Err(Rejection::Invalid) => match self.delete_row(&id.hash()).await {
                 Ok(_) => Resolution::dead_cookie(domain),
                 Err(error) => {
                     tracing::error!(%error, "deleting an invalid session failed; the request is anonymous");
@@ -240,30 +300,24 @@ impl SessionStore {
         }
     }
 
-    /// Runs the checks of [`SessionStore::resolve`] on a stored session.
+    /// Runs the checks of [`SessionStore::resolve`] on a stored session read at change count
+    /// `read_at`. The shared session is copied only when a check writes to it.
     async fn check(
         &self,
-        record: SessionRecord,
+        mut session: Arc<ActiveSession>,
+        read_at: u64,
         headers: &HeaderMap,
         domain: &CookieDomain,
         now: i64,
-    ) -> Result<ActiveSession, Rejection> {
-        if record.cookie_domain != domain.domain {
+    ) -> Result<Arc<ActiveSession>, Rejection> {
+        if session.cookie_domain != domain.domain {
             self.suspicion.warn(
                 now,
                 "a session created under another cookie domain was presented; ending it",
-                record.username.as_deref(),
+                Some(&session.username),
             );
             return Err(Rejection::Invalid);
         }
-
-        let mut session = ActiveSession::from_record(record).map_err(|invalid| {
-            tracing::warn!(
-                reason = invalid.reason(),
-                "ending an invalid stored session"
-            );
-            Rejection::Invalid
-        })?;
 
         // A session remembered before remember-me was disabled for the domain follows the
         // rules of an ordinary session.
@@ -276,7 +330,7 @@ impl SessionStore {
             return Err(Rejection::Invalid);
         }
 
-        self.refresh_profile_if_due(&mut session, now).await?;
+        let mut written = self.refresh_profile_if_due(&mut session, now).await?;
 
         if !session_username_matches(headers, &session.username) {
             self.suspicion.warn(
@@ -290,7 +344,10 @@ impl SessionStore {
         if !remembered && now - session.last_activity_at >= TOUCH_INTERVAL_MILLIS {
             self.forget(&session.id_hash);
             match self.db.touch_session(&session.id_hash, now).await {
-                Ok(true) => session.last_activity_at = now,
+                Ok(true) => {
+                    Arc::make_mut(&mut session).last_activity_at = now;
+                    written = true;
+                }
                 Ok(false) => return Err(Rejection::Gone),
                 Err(error) => return Err(Rejection::Storage(error)),
             }
@@ -304,17 +361,21 @@ impl SessionStore {
             tracing::info!(username = %session.username, "session ended: its lifetime since login has passed");
             return Err(Rejection::Invalid);
         }
+        if written {
+            self.remember(&session, read_at);
+        }
         Ok(session)
     }
 
     /// Reloads the user from the directory when the refresh interval has passed or an admin
     /// change set the refresh time to 0. A missing or disabled user ends the session. A
     /// directory error keeps the session's profile and tries again at the next request.
+    /// Returns whether it wrote the session.
     async fn refresh_profile_if_due(
         &self,
-        session: &mut ActiveSession,
+        session: &mut Arc<ActiveSession>,
         now: i64,
-    ) -> Result<(), Rejection> {
+    ) -> Result<bool, Rejection> {
         let marked = session.profile_refreshed_at == 0;
         let due = marked
             || match self.refresh_interval {
@@ -327,7 +388,7 @@ impl SessionStore {
                 }
             };
         if !due {
-            return Ok(());
+            return Ok(false);
         }
 
         let profile = match self.directory.get(&session.username).await {
@@ -346,16 +407,20 @@ impl SessionStore {
                     %error,
                     "reloading the user's profile failed; the session keeps its profile"
                 );
-                return Ok(());
+                return Ok(false);
             }
         };
 
-        let changed = session.apply_profile(CachedProfile::from_profile(&profile));
+        let fresh = CachedProfile::from_profile(&profile);
+        let changed = session.profile != fresh;
+        if changed {
+            Arc::make_mut(session).apply_profile(fresh);
+        }
         // With `Always` the refresh time is never read except for the admin mark, so an
         // unchanged profile is not written on every request.
         let write = changed || marked || self.refresh_interval != RefreshInterval::Always;
         if !write {
-            return Ok(());
+            return Ok(false);
         }
         // TODO: the write is not conditional on the refresh time read above. If an admin marks
         // the sessions between the directory read and this write, the mark is overwritten and the
@@ -367,11 +432,11 @@ impl SessionStore {
             .await
         {
             Ok(true) => {
-                session.profile_refreshed_at = now;
+                Arc::make_mut(session).profile_refreshed_at = now;
                 if changed {
                     tracing::info!(username = %session.username, "updated the session's profile from the directory");
                 }
-                Ok(())
+                Ok(true)
             }
             Ok(false) => Err(Rejection::Gone),
             Err(error) => Err(Rejection::Storage(error)),
@@ -443,6 +508,7 @@ impl SessionStore {
             elevated_until: None,
             elevated_ip: None,
             data: merge_profile(&serde_json::json!({ HANDLE_KEY: new_handle() }), &cached),
+            remote: remote_identity(&profile.username, &cached),
             profile: cached,
         };
         let record = session.to_record(&session.id_hash);
