@@ -255,14 +255,18 @@ mod tests {
     use super::*;
     use crate::scenarios::{load_scenarios, Credentials};
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn run_against_bare_handler() {
-        let bare_address = crate::bare::start_in_task().await;
-        let credentials = Credentials {
+    fn test_credentials() -> Credentials {
+        Credentials {
             username: "bench".to_owned(),
             password: "password".to_owned(),
             session_cookie: "authelia_session=value".to_owned(),
-        };
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn run_against_bare_handler() {
+        let bare_address = crate::bare::start_in_task().await;
+        let credentials = test_credentials();
         let settings = LoadSettings {
             connections: 4,
             warmup: Duration::from_millis(200),
@@ -281,11 +285,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn run_counts_wrong_status() {
         let bare_address = crate::bare::start_in_task().await;
-        let credentials = Credentials {
-            username: "bench".to_owned(),
-            password: "password".to_owned(),
-            session_cookie: "authelia_session=value".to_owned(),
-        };
+        let credentials = test_credentials();
         let scenario = load_scenarios(&credentials).remove(0);
         let settings = LoadSettings {
             connections: 2,
@@ -305,11 +305,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn pooled_runs_add_up() {
         let bare_address = crate::bare::start_in_task().await;
-        let credentials = Credentials {
-            username: "bench".to_owned(),
-            password: "password".to_owned(),
-            session_cookie: "authelia_session=value".to_owned(),
-        };
+        let credentials = test_credentials();
         let scenario = load_scenarios(&credentials).remove(0);
         let ok = Expectation::status(http::StatusCode::OK);
         let settings = LoadSettings {

@@ -190,7 +190,7 @@ for (const proxy of PROXIES) {
       await addCredentials(authenticator, credentials);
       await page.goto(target);
       await expectPortal(page, proxy);
-      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await page.getByRole('button', { name: 'Use a passkey' }).click();
       await expectApplication(page, target);
       expect(await echoedHeader(page, 'Remote-User')).toEqual([user.username]);
       await screenshots.take(page, 'application after passkey');

@@ -139,7 +139,7 @@ test('security key and passkey: register, second factor, passkey login, removal'
     await logOut(page);
     await expect(page.locator('[data-hydrated="true"]')).toBeVisible({ timeout: 30_000 });
     await expectAccessible(page);
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
     await expect(page).toHaveURL(`${portal}/settings`);
     let state = await sessionState(page);
     expect(state.username).toBe(username);
@@ -187,7 +187,7 @@ test('security key and passkey: register, second factor, passkey login, removal'
   await test.step('the removed key no longer signs in', async () => {
     await logOut(page);
     await expect(page.locator('[data-hydrated="true"]')).toBeVisible({ timeout: 30_000 });
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
     await expect(page.locator('#sign-in-error')).toHaveText(
       'The passkey was not accepted. Try again or sign in with your password.',
     );

@@ -79,7 +79,7 @@ fn new_user(username: &str) -> Value {
 }
 
 on_both_databases!(
-    anonymous_gets_401,
+    anonymous_gets_403,
     non_admins_get_403,
     changes_need_elevation_and_same_origin,
     create_user_and_log_in,
@@ -93,7 +93,7 @@ on_both_databases!(
     users_file_not_edited,
 );
 
-async fn anonymous_gets_401(backend: Backend) {
+async fn anonymous_gets_403(backend: Backend) {
     let app = App::new(backend, "").await;
     for path in [
         "/api/admin/users",
@@ -102,13 +102,13 @@ async fn anonymous_gets_401(backend: Backend) {
         "/api/admin/bans",
     ] {
         let answer = app.call("GET", path, None, None).await;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(answer.json()["status"], "KO", "{path}");
     }
     let create = app
         .call("POST", "/api/admin/users", None, Some(&new_user("carol")))
         .await;
-    assert_eq!(create.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(create.status, StatusCode::FORBIDDEN);
     assert!(app.services.db.get_user("carol").await.unwrap().is_none());
 }
 
@@ -573,6 +573,17 @@ async fn bans_add_list_revoke(backend: Backend) {
             .call("POST", "/api/admin/bans", Some(&admin), Some(&bad))
             .await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // The administrator (bob, connected from 127.0.0.1) cannot shut themselves out.
+    for own in [
+        json!({ "kind": "user", "value": "Bob" }),
+        json!({ "kind": "ip", "value": "127.0.0.1" }),
+        json!({ "kind": "ip", "value": "::ffff:127.0.0.1" }),
+    ] {
+        let answer = app
+            .call("POST", "/api/admin/bans", Some(&admin), Some(&own))
+            .await;
+        assert_eq!(answer.status, StatusCode::CONFLICT, "{own}");
     }
     let empty = app.call("GET", "/api/admin/bans", Some(&admin), None).await;
     assert_eq!(empty.json()["data"]["bans"], json!([]));

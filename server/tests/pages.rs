@@ -1348,7 +1348,7 @@ async fn no_js_password_step_after_passkey(backend: Backend) {
     let app = App::with_config(backend, "1M", &passkeys).await;
     let login_page = app.page("/", &Browser::default()).await;
     assert!(
-        login_page.body.contains("Sign in with a passkey"),
+        login_page.body.contains("Use a passkey"),
         "{}",
         login_page.body
     );

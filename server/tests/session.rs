@@ -135,6 +135,7 @@ on_both_databases!(
     users_file_changes_after_interval,
     touch_is_rate_limited,
     touched_session_cache_yields_to_later_change,
+    deleted_row_not_served_from_cache,
     store_error_is_anonymous,
     create_rejects_bad_requests,
     replace_deletes_previous,
@@ -907,6 +908,36 @@ async fn touched_session_cache_yields_to_later_change(test_database: &TestDataba
         .collect();
     assert_eq!(headers[0], ("remote-user".to_owned(), b"alice".to_vec()));
     assert_eq!(headers[1], ("remote-groups".to_owned(), b"ops".to_vec()));
+}
+
+/// A session deleted through the database handle by any path (an admin's "End", a logout
+/// elsewhere in the process) must not be answered from the cache afterwards, even within the
+/// cache's lifetime. The delete raises the change count, which drops every cached copy.
+async fn deleted_row_not_served_from_cache(test_database: &TestDatabase) {
+    let fixture = Fixture::new(
+        test_database,
+        RefreshInterval::Every(Duration::from_secs(300)),
+    )
+    .await;
+    let domain = example();
+    let (_, set_cookie) = fixture.login(&domain, false).await;
+    let cached = fixture.resolve_shared(&set_cookie, &domain).await;
+    assert!(cached.session.is_some(), "the session is read and cached");
+
+    let id_hash = fixture.rows_of_alice().await[0].id_hash.clone();
+    assert!(fixture.db.delete_session(&id_hash).await.unwrap());
+    let after = fixture.resolve_shared(&set_cookie, &domain).await;
+    assert!(
+        after.session.is_none(),
+        "the deleted session still granted access"
+    );
+    assert_eq!(
+        after
+            .clear_cookie
+            .as_ref()
+            .map(|value| value.to_str().unwrap().to_owned()),
+        Some(clearing_cookie("example.com"))
+    );
 }
 
 async fn store_error_is_anonymous(test_database: &TestDatabase) {

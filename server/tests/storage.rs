@@ -539,6 +539,10 @@ async fn delete_user_removes_dependents(test: &TestDatabase) {
         .insert_one_time_token(&token("hash-a", "reset_password", "alice", 1_000, 9_000))
         .await
         .unwrap();
+    database
+        .ensure_webauthn_user_handle("alice", b"old-handle", 1_000)
+        .await
+        .unwrap();
 
     assert!(database.delete_user("alice").await.unwrap());
     assert!(database.get_user("alice").await.unwrap().is_none());
@@ -559,6 +563,12 @@ async fn delete_user_removes_dependents(test: &TestDatabase) {
         .unwrap()
         .is_none());
     assert!(!database.delete_user("alice").await.unwrap());
+    // A later user of the same name gets a handle of their own, not the deleted user's.
+    let handle = database
+        .ensure_webauthn_user_handle("alice", b"new-handle", 2_000)
+        .await
+        .unwrap();
+    assert_eq!(handle, b"new-handle");
 
     // A new user of the same name starts with no groups.
     let again = database

@@ -15,7 +15,7 @@ use crate::form::{error_from_url, query_value, ErrorMessage, Notice, TokenField}
 const ERROR_ID: &str = "sign-in-error";
 
 /// The label of the button that signs in with a passkey (a discoverable WebAuthn credential).
-pub const PASSKEY_BUTTON: &str = "Sign in with a passkey";
+pub const PASSKEY_BUTTON: &str = "Use a passkey";
 
 /// Renders the sign-in form.
 #[component]

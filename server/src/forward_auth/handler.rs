@@ -22,6 +22,7 @@ use crate::forward_auth::escape::{redirection_url, unauthorized_status};
 use crate::forward_auth::response;
 use crate::forward_auth::target::{portal_override_header, BadRequest, Implementation, Target};
 use crate::forward_auth::AuthzState;
+use crate::http::request_id::request_id_of;
 use crate::identity::remote::RemoteIdentity;
 use crate::redirect::check_portal_override;
 use crate::session::Level;
@@ -78,7 +79,7 @@ pub async fn handle(
         Ok(response) => response,
         Err(reason) => {
             // Debug, not info: a client can send any number of these.
-            tracing::debug!(endpoint = %endpoint.name, %reason, peer = %peer.ip(), "authz request rejected as a bad request");
+            tracing::debug!(request_id = request_id_of(&headers), endpoint = %endpoint.name, %reason, peer = %peer.ip(), "authz request rejected as a bad request");
             response::bad_request(implementation)
         }
     }
@@ -126,7 +127,7 @@ async fn evaluate(
         _ => AccessSubject::Anonymous,
     };
     let decision = decide_for_target(&state.access, &target, client.known(), &subject);
-    log_decision(endpoint, &target, &identity, &decision);
+    log_decision(endpoint, headers, &target, &identity, &decision);
 
     let answer = respond(
         state,
@@ -415,7 +416,13 @@ fn respond(
     }
 }
 
-fn log_decision(endpoint: &Endpoint, target: &Target, identity: &Identity, decision: &Decision) {
+fn log_decision(
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    target: &Target,
+    identity: &Identity,
+    decision: &Decision,
+) {
     let user = match identity {
         Identity::User { user, .. } => user.username(),
         _ => "",
@@ -424,9 +431,9 @@ fn log_decision(endpoint: &Endpoint, target: &Target, identity: &Identity, decis
     let rule = RuleLabel(decision.rule);
     let policy = tracing::field::debug(decision.policy);
     if decision.policy == Policy::Deny {
-        tracing::info!(endpoint = %endpoint.name, host = %target.host(), method = target.method(), user, %rule, policy, "authz decision");
+        tracing::info!(request_id = request_id_of(headers), endpoint = %endpoint.name, host = %target.host(), method = target.method(), user, %rule, policy, "authz decision");
     } else {
-        tracing::debug!(endpoint = %endpoint.name, host = %target.host(), method = target.method(), user, %rule, policy, "authz decision");
+        tracing::debug!(request_id = request_id_of(headers), endpoint = %endpoint.name, host = %target.host(), method = target.method(), user, %rule, policy, "authz decision");
     }
 }
 

@@ -135,18 +135,18 @@ impl Target {
     /// Reads the target of a ForwardAuth request: `X-Forwarded-Method`, `-Proto`, `-Host`,
     /// `-Port` (used only when the host names no port) and `-URI` (missing or empty means `/`).
     pub fn from_forward_auth(headers: &HeaderMap) -> Result<Target, BadRequest> {
-        check_destination_headers(headers)?;
-        let method = parse_method(required(headers, &X_FORWARDED_METHOD)?)?;
-        let url = forwarded_url(headers)?;
+        let destination = check_destination_headers(headers)?;
+        let method = parse_method(destination.required(&X_FORWARDED_METHOD)?)?;
+        let url = forwarded_url(&destination)?;
         Target::assemble(method, url, headers)
     }
 
     /// Reads the target of an AuthRequest (NGINX) request: `X-Original-Method` and the absolute
     /// `X-Original-URL`, with no fallback to any other header.
     pub fn from_auth_request(headers: &HeaderMap) -> Result<Target, BadRequest> {
-        check_destination_headers(headers)?;
-        let method = parse_method(required(headers, &X_ORIGINAL_METHOD)?)?;
-        let url = parse_absolute_url(required(headers, &X_ORIGINAL_URL)?)?;
+        let destination = check_destination_headers(headers)?;
+        let method = parse_method(destination.required(&X_ORIGINAL_METHOD)?)?;
+        let url = parse_absolute_url(destination.required(&X_ORIGINAL_URL)?)?;
         Target::assemble(method, url, headers)
     }
 
@@ -163,9 +163,9 @@ impl Target {
         query: Option<&str>,
         headers: &HeaderMap,
     ) -> Result<Target, BadRequest> {
-        check_destination_headers(headers)?;
+        let destination = check_destination_headers(headers)?;
         let method = parse_method(method.as_bytes())?;
-        let scheme = parse_scheme(required(headers, &X_FORWARDED_PROTO)?)?;
+        let scheme = parse_scheme(destination.required(&X_FORWARDED_PROTO)?)?;
         let (host, port) = parse_authority(required(headers, &HOST_HEADER)?)?;
 
         // Envoy's `path_prefix` ends in `/`, so the remainder may start with one or more
@@ -195,18 +195,18 @@ impl Target {
     /// `X-Original-URL` when that header is present, else the ForwardAuth header set. `Host` is
     /// never a fallback for `X-Forwarded-Host`, because it names Gatehouse, not the target.
     pub fn from_legacy(own_method: &str, headers: &HeaderMap) -> Result<Target, BadRequest> {
-        check_destination_headers(headers)?;
-        let method = if let Some(value) = optional(headers, &X_ORIGINAL_METHOD)? {
+        let destination = check_destination_headers(headers)?;
+        let method = if let Some(value) = destination.get(&X_ORIGINAL_METHOD) {
             parse_method(value)?
-        } else if let Some(value) = optional(headers, &X_FORWARDED_METHOD)? {
+        } else if let Some(value) = destination.get(&X_FORWARDED_METHOD) {
             parse_method(value)?
         } else {
             parse_method(own_method.as_bytes())?
         };
 
-        let url = match optional(headers, &X_ORIGINAL_URL)? {
+        let url = match destination.get(&X_ORIGINAL_URL) {
             Some(value) => parse_absolute_url(value)?,
-            None => forwarded_url(headers)?,
+            None => forwarded_url(&destination)?,
         };
         Target::assemble(method, url, headers)
     }
@@ -418,11 +418,14 @@ struct UrlParts {
     query_raw: Option<String>,
 }
 
-fn check_destination_headers(headers: &HeaderMap) -> Result<(), BadRequest> {
+fn check_destination_headers(headers: &HeaderMap) -> Result<Destination<'_>, BadRequest> {
     // One pass over the request's header lines instead of one lookup per destination header:
     // every destination header starts with `x-`, so most lines are passed over at the first
     // byte. Faults are then reported in the order of `DESTINATION_HEADERS`, as one lookup per
     // header would.
+    let mut destination = Destination {
+        values: [None; DESTINATION_HEADERS.len()],
+    };
     let mut lines = [0u8; DESTINATION_HEADERS.len()];
     let mut comma = [false; DESTINATION_HEADERS.len()];
     for (name, value) in headers {
@@ -435,6 +438,7 @@ fn check_destination_headers(headers: &HeaderMap) -> Result<(), BadRequest> {
         {
             lines[slot] = lines[slot].saturating_add(1);
             comma[slot] |= value.as_bytes().contains(&b',');
+            destination.values[slot].get_or_insert(value.as_bytes());
         }
     }
     for (slot, header) in DESTINATION_HEADERS.iter().enumerate() {
@@ -442,7 +446,35 @@ fn check_destination_headers(headers: &HeaderMap) -> Result<(), BadRequest> {
             return Err(BadRequest::RepeatedHeader(header.label));
         }
     }
-    Ok(())
+    Ok(destination)
+}
+
+/// The destination headers of one request after [`check_destination_headers`]: each appears at
+/// most once, so its one value can be read without looking it up again.
+struct Destination<'a> {
+    /// The value of each header of `DESTINATION_HEADERS`, in its order.
+    values: [Option<&'a [u8]>; DESTINATION_HEADERS.len()],
+}
+
+impl<'a> Destination<'a> {
+    /// Returns the value of `header`, one of `DESTINATION_HEADERS`.
+    fn get(&self, header: &DestinationHeader) -> Option<&'a [u8]> {
+        let slot = DESTINATION_HEADERS
+            .iter()
+            .position(|listed| std::ptr::eq(*listed, header));
+        debug_assert!(
+            slot.is_some(),
+            "{} is not a destination header",
+            header.label
+        );
+        slot.and_then(|slot| self.values[slot])
+    }
+
+    /// Returns the value of `header`, which must be present.
+    fn required(&self, header: &DestinationHeader) -> Result<&'a [u8], BadRequest> {
+        self.get(header)
+            .ok_or(BadRequest::MissingHeader(header.label))
+    }
 }
 
 /// Returns the value of a header that must appear at most once: one that appears on more than
@@ -495,13 +527,13 @@ fn parse_authority(value: &[u8]) -> Result<(CanonicalHost, Option<u16>), BadRequ
 }
 
 /// Builds the URL from the ForwardAuth header set.
-fn forwarded_url(headers: &HeaderMap) -> Result<UrlParts, BadRequest> {
-    let scheme = parse_scheme(required(headers, &X_FORWARDED_PROTO)?)?;
-    let (host, host_port) = parse_authority(required(headers, &X_FORWARDED_HOST)?)?;
+fn forwarded_url(destination: &Destination<'_>) -> Result<UrlParts, BadRequest> {
+    let scheme = parse_scheme(destination.required(&X_FORWARDED_PROTO)?)?;
+    let (host, host_port) = parse_authority(destination.required(&X_FORWARDED_HOST)?)?;
 
     // `X-Forwarded-Port` is validated whenever it is present, even when the host already names
     // a port and the header is not used.
-    let header_port = match optional(headers, &X_FORWARDED_PORT)? {
+    let header_port = match destination.get(&X_FORWARDED_PORT) {
         Some(value) => {
             let text = std::str::from_utf8(value).map_err(|_| BadRequest::InvalidForwardedPort)?;
             Some(parse_port(text).map_err(|_| BadRequest::InvalidForwardedPort)?)
@@ -509,7 +541,7 @@ fn forwarded_url(headers: &HeaderMap) -> Result<UrlParts, BadRequest> {
         None => None,
     };
 
-    let uri = optional(headers, &X_FORWARDED_URI)?.unwrap_or_default();
+    let uri = destination.get(&X_FORWARDED_URI).unwrap_or_default();
     check_url_bytes(uri)?;
     if !uri.is_empty() && uri[0] != b'/' {
         return Err(BadRequest::RelativePath);

@@ -95,10 +95,18 @@ pub enum SessionError {
     Storage(#[from] StorageError),
 }
 
-/// A stored session as read: decoded with the change count it was read at, or the reason its
-/// row is not a valid session.
+/// When a session's row was read: the database's change count then, and the time, so that a copy
+/// written back by [`SessionStore::remember`] is still dropped [`CACHE_LIFETIME`] after the read.
+#[derive(Clone, Copy, Debug)]
+struct ReadAt {
+    generation: u64,
+    time: std::time::Instant,
+}
+
+/// A stored session as read: decoded with when its row was read, or the reason its row is not a
+/// valid session.
 enum Decoded {
-    Session(Arc<ActiveSession>, u64),
+    Session(Arc<ActiveSession>, ReadAt),
     Invalid(InvalidRecord),
 }
 
@@ -131,7 +139,7 @@ pub struct SessionStore {
     /// Decoded sessions by id hash, with the database's change count when their rows were read.
     /// A hit is shared, not copied: a request that changes the session copies it first.
     /// The key is the binary SHA-256 of the id, so that a hit needs no hex text.
-    cache: moka::sync::Cache<[u8; 32], (Arc<ActiveSession>, u64)>,
+    cache: moka::sync::Cache<[u8; 32], (Arc<ActiveSession>, ReadAt)>,
 }
 
 impl SessionStore {
@@ -163,19 +171,22 @@ impl SessionStore {
         let generation = self.db.change_generation();
         let digest = id.digest();
         if let Some((session, read_at)) = self.cache.get(&digest) {
-            if read_at == generation {
-                return Ok(Some(Decoded::Session(session, generation)));
+            if read_at.generation == generation && read_at.time.elapsed() < CACHE_LIFETIME {
+                return Ok(Some(Decoded::Session(session, read_at)));
             }
         }
+        let read_at = ReadAt {
+            generation,
+            time: std::time::Instant::now(),
+        };
         let Some(record) = self.db.get_session(&hex::encode(digest)).await? else {
             return Ok(None);
         };
         match ActiveSession::from_record(record) {
             Ok(session) => {
                 let session = Arc::new(session);
-                self.cache
-                    .insert(digest, (Arc::clone(&session), generation));
-                Ok(Some(Decoded::Session(session, generation)))
+                self.cache.insert(digest, (Arc::clone(&session), read_at));
+                Ok(Some(Decoded::Session(session, read_at)))
             }
             Err(invalid) => Ok(Some(Decoded::Invalid(invalid))),
         }
@@ -183,7 +194,7 @@ impl SessionStore {
 
     /// Puts a session this request changed and wrote back into the cache, under the change
     /// count its row was read at, so that a rights-reducing change made meanwhile still wins.
-    fn remember(&self, session: &Arc<ActiveSession>, read_at: u64) {
+    fn remember(&self, session: &Arc<ActiveSession>, read_at: ReadAt) {
         if let Some(key) = cache_key(&session.id_hash) {
             self.cache.insert(key, (Arc::clone(session), read_at));
         }
@@ -305,7 +316,7 @@ impl SessionStore {
     async fn check(
         &self,
         mut session: Arc<ActiveSession>,
-        read_at: u64,
+        read_at: ReadAt,
         headers: &HeaderMap,
         domain: &CookieDomain,
         now: i64,

@@ -149,6 +149,8 @@ impl Database {
 
     /// Deletes a session; returns whether it existed.
     pub async fn delete_session(&self, id_hash: &str) -> Result<bool, StorageError> {
+        // Deleting a session ends its rights, so cached copies of it must go (see `change_guard`).
+        let _changed = self.change_guard();
         let deleted = execute!(self, {
             sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash)
         })?;
@@ -164,6 +166,8 @@ impl Database {
         old_id_hash: &str,
         new_session: &SessionRecord,
     ) -> Result<bool, StorageError> {
+        // The old id loses its rights when the new one takes them.
+        let _changed = self.change_guard();
         let data = new_session.data.to_string();
         in_transaction!(self, connection => {
             let deleted = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
@@ -229,6 +233,8 @@ impl Database {
         id_hash: &str,
         elevation: Option<(i64, &str)>,
     ) -> Result<bool, StorageError> {
+        // Clearing or moving an elevation can end it; cached copies must not outlive that.
+        let _changed = self.change_guard();
         let (until, ip) = match elevation {
             Some((until, ip)) => (Some(until), Some(ip)),
             None => (None, None),

@@ -425,6 +425,7 @@ impl Database {
                 DELETE_SESSIONS_OF_USER,
                 "DELETE FROM totp_configurations WHERE username = $1",
                 "DELETE FROM webauthn_credentials WHERE username = $1",
+                "DELETE FROM webauthn_user_handles WHERE username = $1",
                 "DELETE FROM one_time_tokens WHERE username = $1",
                 DELETE_MEMBERSHIPS,
             ] {

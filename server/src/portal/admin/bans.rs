@@ -19,7 +19,7 @@ use crate::storage::{Ban, BanKind, BanSource, NewBan};
 use super::super::account::json_body;
 use super::super::response::{ko, ok};
 use super::super::PortalState;
-use super::{admin_or_return, storage_failure};
+use super::{admin_or_return, storage_failure, AdminRequest};
 
 /// The maximum length of a ban's reason, in characters.
 const MAX_REASON_CHARS: usize = 200;
@@ -89,6 +89,13 @@ pub(super) async fn add(
         );
     }
 
+    if bans_the_admin(&admin, kind, &value) {
+        return ko(
+            StatusCode::CONFLICT,
+            "You cannot ban your own user name or the address you are connected from.",
+        );
+    }
+
     let now = state.clock.now_millis();
     let duration_millis = i64::try_from(body.duration).unwrap_or(0) * 1000;
     let ban = NewBan {
@@ -109,6 +116,18 @@ pub(super) async fn add(
             ok(Some(json!({ "id": id })))
         }
         Err(error) => storage_failure(&error, admin.username(), "add a ban"),
+    }
+}
+
+/// Checks whether a ban would shut out the administrator making it: their own user name, or the
+/// address this request is counted under. As with disabling oneself, the last administrator must
+/// not lock everyone out, here everyone behind the same address too.
+fn bans_the_admin(admin: &AdminRequest<'_>, kind: BanKind, value: &str) -> bool {
+    match kind {
+        BanKind::User => value == normalize_username(admin.username()),
+        BanKind::Ip => value.parse::<IpAddr>().is_ok_and(|banned| {
+            banned.to_canonical() == admin.portal.subject().address().to_canonical()
+        }),
     }
 }
 

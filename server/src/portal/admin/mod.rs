@@ -1,8 +1,9 @@
 //! The administrators' JSON API under `/api/admin/`: users, groups, sessions and bans.
 //!
 //! Every route needs a session at two factors whose user is, according to the directory read on
-//! this request, an enabled member of `administration.group`. An anonymous request gets 401 and
-//! any other caller 403. State-changing routes (POST, PUT, DELETE) also pass the cross-site check
+//! this request, an enabled member of `administration.group`; any other caller, anonymous
+//! included, gets 403, as the specification's status table gives for an endpoint whose caller has
+//! less than it needs. State-changing routes (POST, PUT, DELETE) also pass the cross-site check
 //! and need an elevated session, as the sensitive self-service actions do. Input that would
 //! become a response header (names, e-mail addresses, groups) is validated before anything is
 //! stored, and a rejected request changes nothing.
@@ -70,8 +71,8 @@ impl AdminRequest<'_> {
 }
 
 /// Admits an admin API request. It matches the portal (400) and applies the cross-site check to
-/// state-changing requests (403). It then requires an administrator's two-factor session (401
-/// without a session, 403 otherwise) and, for state-changing requests, an elevated one (403
+/// state-changing requests (403). It then requires an administrator's two-factor session (403
+/// otherwise, with or without a session) and, for state-changing requests, an elevated one (403
 /// with the elevation flags).
 async fn admit_admin<'a>(
     state: &'a PortalState,
@@ -85,7 +86,7 @@ async fn admit_admin<'a>(
         return Err(internal_error());
     }
     let Some(session) = resolution.session else {
-        let response = ko(StatusCode::UNAUTHORIZED, "Sign in to use the admin pages.");
+        let response = ko(StatusCode::FORBIDDEN, "Sign in to use the admin pages.");
         return Err(with_cookie(response, resolution.clear_cookie));
     };
     if !is_administrator(state, &session).await? {
