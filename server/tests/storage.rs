@@ -177,6 +177,7 @@ on_both_databases!(
     attempts_newest_first,
     bans_active_and_revoked,
     one_time_tokens,
+    password_change_revokes_reset_links,
     audit_events,
     wrong_encryption_key_rejected,
     newer_migration_rejected,
@@ -1290,6 +1291,48 @@ fn token(
         created_at,
         expires_at,
     }
+}
+
+/// A reset link (such as the first-start link for `admin`) must die when the password is set by
+/// another path; other purposes and other users keep theirs.
+async fn password_change_revokes_reset_links(test: &TestDatabase) {
+    let database = &test.database;
+    for name in ["alice", "bob"] {
+        database
+            .create_user(&user(name, None, &[]), 1_000)
+            .await
+            .unwrap();
+    }
+    for (hash, purpose, name) in [
+        ("reset-a", "reset_password", "alice"),
+        ("code-a", "elevation", "alice"),
+        ("reset-b", "reset_password", "bob"),
+    ] {
+        database
+            .insert_one_time_token(&token(hash, purpose, name, 1_000, 9_000))
+            .await
+            .unwrap();
+    }
+
+    database
+        .set_password_hash("alice", "$argon2id$new", 2_000)
+        .await
+        .unwrap();
+    let alice_reset = database
+        .peek_one_time_token("reset-a", "reset_password", 3_000)
+        .await
+        .unwrap();
+    assert!(alice_reset.is_none(), "alice's reset link still works");
+    let alice_code = database
+        .peek_one_time_token("code-a", "elevation", 3_000)
+        .await
+        .unwrap();
+    assert!(alice_code.is_some(), "another purpose was revoked");
+    let bob_reset = database
+        .peek_one_time_token("reset-b", "reset_password", 3_000)
+        .await
+        .unwrap();
+    assert!(bob_reset.is_some(), "another user's link was revoked");
 }
 
 async fn one_time_tokens(test: &TestDatabase) {

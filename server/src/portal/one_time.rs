@@ -14,7 +14,7 @@ use sha2::Sha256;
 use crate::config::Config;
 
 /// The purpose of a password-reset token.
-pub(crate) const RESET_PASSWORD: &str = "reset_password";
+pub(crate) const RESET_PASSWORD: &str = crate::storage::RESET_PASSWORD_PURPOSE;
 /// The purpose of an elevation code.
 pub(super) const ELEVATION_CODE: &str = "elevation";
 /// The purpose of the id that revokes a user's pending elevation codes.

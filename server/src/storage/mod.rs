@@ -39,7 +39,7 @@ pub use regulation::{
     AttemptFactor, AuthenticationAttempt, Ban, BanKind, BanSource, NewAttempt, NewBan,
 };
 pub use sessions::{SessionLifetimes, SessionRecord};
-pub use tokens::{NewOneTimeToken, OneTimeToken};
+pub use tokens::{NewOneTimeToken, OneTimeToken, RESET_PASSWORD_PURPOSE};
 pub use totp::{NewTotpConfiguration, TotpConfiguration};
 pub use users::{ImportCounts, User, UserRecord};
 pub use webauthn::{NewWebauthnCredential, WebauthnCredential};

@@ -2,6 +2,10 @@
 
 use super::{execute, with_pool, Database, StorageError};
 
+/// The purpose password-reset links are stored under. Setting a password by any path revokes
+/// the user's unused ones.
+pub const RESET_PASSWORD_PURPOSE: &str = "reset_password";
+
 /// A token to store. The caller hashes the token; the plain token is never stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewOneTimeToken {

@@ -6,6 +6,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
+use super::tokens::RESET_PASSWORD_PURPOSE;
 use super::{execute, in_transaction, with_pool, Database, StorageError};
 
 /// A user's directory entry as an administrator or a users file supplies it.
@@ -274,6 +275,17 @@ impl Database {
                 .bind(keep_session.unwrap_or(""))
                 .execute(&mut *connection)
                 .await?;
+            // A reset link made for the old password, such as the first-start link printed for
+            // `admin`, must not outlive a password set another way.
+            sqlx::query(
+                "UPDATE one_time_tokens SET revoked_at = $3 WHERE username = $1 AND purpose = $2 \
+                 AND consumed_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(username)
+            .bind(RESET_PASSWORD_PURPOSE)
+            .bind(now)
+            .execute(&mut *connection)
+            .await?;
             Ok(version)
         })
     }
