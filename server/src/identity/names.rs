@@ -12,6 +12,15 @@ use unicode_normalization::UnicodeNormalization;
 /// Maximum length of a username in characters.
 pub const MAX_USERNAME_CHARS: usize = 100;
 
+/// The longest display name accepted, in characters. It is sent as `Remote-Name`, and proxies
+/// refuse an upstream header of more than a few KiB (nginx's default buffer is 4 or 8 KiB), which
+/// would break every request of that user.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
+
+/// The longest group name accepted, in characters, for the same reason: all of a user's groups
+/// are joined into one `Remote-Groups` header.
+pub const MAX_GROUP_NAME_CHARS: usize = 100;
+
 /// Maximum length of an e-mail address in bytes, the limit of an SMTP forward path (RFC 5321,
 /// section 4.5.3.1.3) without its angle brackets.
 pub const MAX_EMAIL_BYTES: usize = 254;
@@ -157,6 +166,12 @@ pub(crate) fn check_display_name(display_name: &str) -> Result<(), ValueProblem>
     if display_name.chars().any(char::is_control) {
         return Err(ValueProblem::ControlCharacter);
     }
+    if display_name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        return Err(ValueProblem::TooLong {
+            max: MAX_DISPLAY_NAME_CHARS,
+            unit: "characters",
+        });
+    }
     Ok(())
 }
 
@@ -164,6 +179,12 @@ pub(crate) fn check_group_name(group: &str) -> Result<(), ValueProblem> {
     check_text(group)?;
     if group.contains(',') {
         return Err(ValueProblem::Comma);
+    }
+    if group.chars().count() > MAX_GROUP_NAME_CHARS {
+        return Err(ValueProblem::TooLong {
+            max: MAX_GROUP_NAME_CHARS,
+            unit: "characters",
+        });
     }
     Ok(())
 }
@@ -377,6 +398,34 @@ mod tests {
         ] {
             assert_eq!(validate_display_name(name), Ok(()), "{name}");
         }
+    }
+
+    #[test]
+    fn display_name_and_group_length_limits() {
+        let longest = "é".repeat(MAX_DISPLAY_NAME_CHARS);
+        assert_eq!(validate_display_name(&longest), Ok(()));
+        assert_eq!(
+            validate_display_name(&format!("{longest}x")),
+            Err(InvalidValue {
+                field: "displayname",
+                problem: ValueProblem::TooLong {
+                    max: MAX_DISPLAY_NAME_CHARS,
+                    unit: "characters"
+                },
+            })
+        );
+        let longest = "g".repeat(MAX_GROUP_NAME_CHARS);
+        assert_eq!(validate_group_name(&longest), Ok(()));
+        assert_eq!(
+            validate_group_name(&format!("{longest}g")),
+            Err(InvalidValue {
+                field: "groups",
+                problem: ValueProblem::TooLong {
+                    max: MAX_GROUP_NAME_CHARS,
+                    unit: "characters"
+                },
+            })
+        );
     }
 
     #[test]
