@@ -12,9 +12,9 @@ use crate::webauthn::{self, CeremonyError};
 /// The route that starts (`PUT`), finishes (`POST`) and cancels (`DELETE`) a registration.
 const REGISTER_PATH: &str = "/api/secondfactor/webauthn/credential/register";
 
-/// Runs an assertion: reads the options with `GET options_path`, asks the browser for a signed
-/// assertion and posts it as the `response` member of `body` to `post_path`. `refused` is the
-/// outcome code for the API's own 401 or 403.
+/// Runs an assertion: reads the options with `GET options_path`, requests a signed assertion
+/// from the browser and posts it as the `response` member of `body` to `post_path`.
+/// `refused` is the outcome code for the API's own 401 or 403.
 pub async fn sign_in_with_key(
     options_path: &str,
     post_path: &str,
@@ -45,8 +45,8 @@ pub async fn sign_in_with_key(
     }
 }
 
-/// Registers a new security key or passkey under `description`: starts the registration, asks
-/// the browser to create the credential and posts it. A ceremony that fails in the browser
+/// Registers a new security key or passkey under `description`: starts the registration, has
+/// the browser create the credential and posts it. A ceremony that fails in the browser
 /// cancels the pending registration.
 pub async fn register_key(description: &str) -> Result<(), &'static str> {
     let body = json!({ "description": description });

@@ -37,7 +37,7 @@ pub struct PageData {
     /// second factor first (`require_second_factor` and a user who has one but did not use it in
     /// this session).
     pub second_factor_link: Option<String>,
-    /// Whether the completed second factor stands in for an e-mailed code
+    /// Whether the completed second factor replaces an e-mailed code
     /// (`skip_second_factor`).
     pub can_skip_second_factor: bool,
     /// Whether the user may change their password here.

@@ -7,7 +7,7 @@
 //! - it keeps freed blocks for reuse, so the Argon2 work area (64 MiB per hash by default) stays
 //!   resident after every password check (89 MB idle). Blocks of [`LARGE`] bytes or more
 //!   therefore go to the C library, which returns them to the system when they are freed;
-//! - it asks for transparent huge pages, which took idle memory to 26 MB with the split alone.
+//! - it requests transparent huge pages, which took idle memory to 26 MB with the split alone.
 //!   The `no_thp` feature of the mimalloc crate builds it without that (17 MB idle).
 
 use std::alloc::{GlobalAlloc, Layout, System};

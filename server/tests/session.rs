@@ -866,8 +866,8 @@ async fn touch_is_rate_limited(test_database: &TestDatabase) {
     );
 }
 
-/// A session written by a touch goes back into the cache; the cached copy must carry the
-/// written time, and a rights-reducing change made afterwards must still replace it at once.
+/// A session written by a touch goes back into the cache, so the cached copy must carry the
+/// written time. A rights-reducing change made afterwards must still replace it at once.
 async fn touched_session_cache_yields_to_later_change(test_database: &TestDatabase) {
     let fixture = Fixture::new(
         test_database,
@@ -911,7 +911,7 @@ async fn touched_session_cache_yields_to_later_change(test_database: &TestDataba
 }
 
 /// A session deleted through the database handle by any path (an admin's "End", a logout
-/// elsewhere in the process) must not be answered from the cache afterwards, even within the
+/// elsewhere in the process) must not be served from the cache afterwards, even within the
 /// cache's lifetime. The delete raises the change count, which drops every cached copy.
 async fn deleted_row_not_served_from_cache(test_database: &TestDatabase) {
     let fixture = Fixture::new(

@@ -1293,8 +1293,8 @@ fn token(
     }
 }
 
-/// A reset link (such as the first-start link for `admin`) must die when the password is set by
-/// another path; other purposes and other users keep theirs.
+/// A reset link (such as the first-start link for `admin`) must be revoked when the password is
+/// set by another path. Other purposes and other users keep their tokens.
 async fn password_change_revokes_reset_links(test: &TestDatabase) {
     let database = &test.database;
     for name in ["alice", "bob"] {

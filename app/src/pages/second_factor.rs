@@ -1,6 +1,6 @@
 //! The second-factor page at `/2fa`: the user's methods, the preferred (last used) one first,
 //! each with its form: the one-time code, and the "Use security key" button. After a passkey
-//! login, which proves possession only, the page asks for the password instead.
+//! login, which proves possession only, the page requests the password instead.
 
 use leptos::ev::SubmitEvent;
 use leptos::html;

@@ -108,7 +108,7 @@ pub fn allowed(user: Option<&RemoteIdentity>) -> Response {
     let mut response = plain(StatusCode::OK, "200 OK");
     let Some(user) = user else { return response };
     let Some(headers) = user.headers() else {
-        tracing::error!(user = %user.username(), "an identity header value holds a control character; denied the request");
+        tracing::error!(user = %user.username(), "identity header value is invalid: it contains a control character; request denied");
         return forbidden();
     };
     let response_headers = response.headers_mut();

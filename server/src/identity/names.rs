@@ -12,12 +12,12 @@ use unicode_normalization::UnicodeNormalization;
 /// Maximum length of a username in characters.
 pub const MAX_USERNAME_CHARS: usize = 100;
 
-/// The longest display name accepted, in characters. It is sent as `Remote-Name`, and proxies
+/// The maximum length of a display name, in characters. It is sent as `Remote-Name`, and proxies
 /// refuse an upstream header of more than a few KiB (nginx's default buffer is 4 or 8 KiB), which
 /// would break every request of that user.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
 
-/// The longest group name accepted, in characters, for the same reason: all of a user's groups
+/// The maximum length of a group name, in characters, for the same reason: all of a user's groups
 /// are joined into one `Remote-Groups` header.
 pub const MAX_GROUP_NAME_CHARS: usize = 100;
 

@@ -1,9 +1,8 @@
 //! The administrators' JSON API under `/api/admin/`: users, groups, sessions and bans.
 //!
 //! Every route needs a session at two factors whose user is, according to the directory read on
-//! this request, an enabled member of `administration.group`; any other caller, anonymous
-//! included, gets 403, as the specification's status table gives for an endpoint whose caller has
-//! less than it needs. State-changing routes (POST, PUT, DELETE) also pass the cross-site check
+//! this request, an enabled member of `administration.group`. Any other caller, anonymous
+//! included, gets 403, the status for an endpoint whose caller has less than it needs. State-changing routes (POST, PUT, DELETE) also pass the cross-site check
 //! and need an elevated session, as the sensitive self-service actions do. Input that would
 //! become a response header (names, e-mail addresses, groups) is validated before anything is
 //! stored, and a rejected request changes nothing.
